@@ -1,0 +1,76 @@
+/**
+ * The field table: every dotted field name (DESIGN.md contract) with its type and a getter over
+ * a decoded Packet. Declarative filters, `key('ip.dst')`, `p.get(...)` and the JSON form of a
+ * packet all use this one table, so a new field is added in one place.
+ */
+import type { Packet } from './packet.ts';
+
+export type FieldValue = number | boolean | string | undefined;
+export type FieldType = 'number' | 'bool' | 'ip' | 'mac' | 'string';
+
+export interface FieldDef {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly doc: string;
+  readonly get: (p: Packet) => FieldValue;
+}
+
+const defs = {
+  'ts': { type: 'number', doc: 'timestamp, seconds since the Unix epoch (float)', get: (p: Packet) => p.ts },
+  'len': { type: 'number', doc: 'length on the wire, bytes', get: (p: Packet) => p.len },
+  'caplen': { type: 'number', doc: 'captured length, bytes', get: (p: Packet) => p.end - p.start },
+  'source': { type: 'number', doc: 'index of the --source the packet came from', get: (p: Packet) => p.source },
+  'eth.src': { type: 'mac', doc: 'Ethernet source MAC', get: (p: Packet) => p.eth?.src },
+  'eth.dst': { type: 'mac', doc: 'Ethernet destination MAC', get: (p: Packet) => p.eth?.dst },
+  'eth.type': { type: 'number', doc: 'EtherType after VLAN tags', get: (p: Packet) => (p.ethType >= 0 ? p.ethType : undefined) },
+  'vlan.id': { type: 'number', doc: 'outermost VLAN id of the innermost frame', get: (p: Packet) => p.vlan?.id },
+  'ip.version': { type: 'number', doc: '4 or 6', get: (p: Packet) => p.ip?.version },
+  'ip.src': { type: 'ip', doc: 'source address (innermost IP header)', get: (p: Packet) => p.ip?.src },
+  'ip.dst': { type: 'ip', doc: 'destination address (innermost IP header)', get: (p: Packet) => p.ip?.dst },
+  'ip.proto': { type: 'number', doc: 'transport protocol number (after IPv6 extension headers)', get: (p: Packet) => p.ip?.proto },
+  'ip.ttl': { type: 'number', doc: 'TTL or hop limit', get: (p: Packet) => p.ip?.ttl },
+  'ip.len': { type: 'number', doc: 'IP total length from the header, bytes', get: (p: Packet) => p.ip?.len },
+  'ip.tos': { type: 'number', doc: 'IPv4 TOS / IPv6 traffic class', get: (p: Packet) => p.ip?.tos },
+  'ip.dscp': { type: 'number', doc: 'DSCP', get: (p: Packet) => p.ip?.dscp },
+  'ip.fragment': { type: 'bool', doc: 'any fragment (first or later)', get: (p: Packet) => p.ip?.fragment },
+  'tcp.sport': { type: 'number', doc: 'TCP source port', get: (p: Packet) => p.tcp?.sport },
+  'tcp.dport': { type: 'number', doc: 'TCP destination port', get: (p: Packet) => p.tcp?.dport },
+  'tcp.seq': { type: 'number', doc: 'sequence number', get: (p: Packet) => p.tcp?.seq },
+  'tcp.ack': { type: 'number', doc: 'acknowledgement number', get: (p: Packet) => p.tcp?.ack },
+  'tcp.flags': { type: 'number', doc: 'the 12 flag bits', get: (p: Packet) => p.tcp?.flags },
+  'tcp.syn': { type: 'bool', doc: 'SYN flag', get: (p: Packet) => p.tcp?.syn },
+  'tcp.ack_flag': { type: 'bool', doc: 'ACK flag', get: (p: Packet) => p.tcp?.ack_flag },
+  'tcp.fin': { type: 'bool', doc: 'FIN flag', get: (p: Packet) => p.tcp?.fin },
+  'tcp.rst': { type: 'bool', doc: 'RST flag', get: (p: Packet) => p.tcp?.rst },
+  'tcp.psh': { type: 'bool', doc: 'PSH flag', get: (p: Packet) => p.tcp?.psh },
+  'tcp.urg': { type: 'bool', doc: 'URG flag', get: (p: Packet) => p.tcp?.urg },
+  'tcp.window': { type: 'number', doc: 'receive window (unscaled)', get: (p: Packet) => p.tcp?.window },
+  'tcp.payload_len': { type: 'number', doc: 'TCP payload bytes by the IP length', get: (p: Packet) => p.tcp?.payload_len },
+  'udp.sport': { type: 'number', doc: 'UDP source port', get: (p: Packet) => p.udp?.sport },
+  'udp.dport': { type: 'number', doc: 'UDP destination port', get: (p: Packet) => p.udp?.dport },
+  'udp.len': { type: 'number', doc: 'UDP length field', get: (p: Packet) => p.udp?.len },
+  'icmp.type': { type: 'number', doc: 'ICMP or ICMPv6 type', get: (p: Packet) => p.icmp?.type },
+  'icmp.code': { type: 'number', doc: 'ICMP or ICMPv6 code', get: (p: Packet) => p.icmp?.code },
+  'outer.ip.version': { type: 'number', doc: 'outermost IP version of a tunnelled packet', get: (p: Packet) => p.outer?.ip.version },
+  'outer.ip.src': { type: 'ip', doc: 'outermost source address of a tunnelled packet', get: (p: Packet) => p.outer?.ip.src },
+  'outer.ip.dst': { type: 'ip', doc: 'outermost destination address of a tunnelled packet', get: (p: Packet) => p.outer?.ip.dst },
+  'outer.ip.proto': { type: 'number', doc: 'outermost IP protocol (47 GRE, 17 UDP, ...)', get: (p: Packet) => p.outer?.ip.proto },
+  'tunnel.type': { type: 'string', doc: 'gre, erspan, vxlan, geneve or ipip (outermost tunnel)', get: (p: Packet) => p.tunnel?.type },
+  'tunnel.id': { type: 'number', doc: 'VNI or ERSPAN session of the innermost tunnel that has one', get: (p: Packet) => { const t = p.tunnel; return t && t.id >= 0 ? t.id : undefined; } },
+} as const satisfies Record<string, Omit<FieldDef, 'name'>>;
+
+export type FieldName = keyof typeof defs;
+
+export const FIELDS: ReadonlyMap<string, FieldDef> = new Map(
+  Object.entries(defs).map(([name, d]) => [name, { name, ...d } as FieldDef]),
+);
+
+export function isFieldName(name: string): name is FieldName {
+  return FIELDS.has(name);
+}
+
+export function fieldGetter(name: string): (p: Packet) => FieldValue {
+  const d = FIELDS.get(name);
+  if (!d) throw new Error(`unknown field '${name}'`);
+  return d.get;
+}

@@ -1,0 +1,64 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { IntstreamError } from '../errors.ts';
+
+/**
+ * Sequential bytes from a file or a stream, read in large chunks into the caller's buffer.
+ * One interface so that capture readers do not care whether they read a file or stdin.
+ */
+export interface ByteInput {
+  /** Reads up to `len` bytes into `buf` at `off`; resolves 0 at end of input. */
+  read(buf: Uint8Array, off: number, len: number): Promise<number>;
+  /** Total size in bytes when known (files), else undefined. */
+  readonly size: number | undefined;
+  close(): Promise<void>;
+}
+
+export async function openFileInput(path: string): Promise<ByteInput> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new IntstreamError('CAPTURE_IO', `${path}: cannot open (${err.code ?? err.message})`,
+      err.code === 'ENOENT' ? 'check the path given to --source pcap:PATH' : undefined);
+  }
+  const st = await fh.stat();
+  if (st.isDirectory()) {
+    await fh.close();
+    throw new IntstreamError('CAPTURE_IO', `${path}: is a directory, not a capture file`);
+  }
+  let pos = 0;
+  return {
+    size: st.isFile() ? st.size : undefined,
+    async read(buf, off, len) {
+      const { bytesRead } = await fh.read(buf, off, len, pos);
+      pos += bytesRead;
+      return bytesRead;
+    },
+    close: () => fh.close(),
+  };
+}
+
+/** Reads a Node.js readable stream (standard input) through the same interface. */
+export function streamInput(stream: NodeJS.ReadableStream): ByteInput {
+  const it = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let pending: Buffer | null = null;
+  let pendingOff = 0;
+  let done = false;
+  return {
+    size: undefined,
+    async read(buf, off, len) {
+      while (!pending || pendingOff >= pending.length) {
+        if (done) return 0;
+        const r = await it.next();
+        if (r.done) { done = true; return 0; }
+        pending = r.value; pendingOff = 0;
+      }
+      const n = Math.min(len, pending.length - pendingOff);
+      buf.set(pending.subarray(pendingOff, pendingOff + n), off);
+      pendingOff += n;
+      return n;
+    },
+    async close() { /* stdin stays open for the process */ },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * The unit of work between a packet source and the decoder: one byte buffer holding many
+ * records, and typed arrays describing each record. A batch and its buffer are reused: they stay
+ * valid until the source's next `nextBatch()` call.
+ */
+export class PacketBatch {
+  /** Bytes of the records; `dataOff[i]` indexes into it. */
+  buf: Uint8Array = new Uint8Array(0);
+  count = 0;
+  readonly capacity: number;
+  /** Offset of record i's packet bytes in `buf`. */
+  readonly dataOff: Int32Array;
+  /** Captured length (bytes present in `buf`). */
+  readonly capLen: Int32Array;
+  /** Length on the wire (may exceed capLen when the capture was snaplen-truncated). */
+  readonly wireLen: Int32Array;
+  /** Timestamp, seconds since the Unix epoch (never rounded up into the next second). */
+  readonly ts: Float64Array;
+  /** LINKTYPE_* of the record's interface. */
+  readonly linkType: Int32Array;
+  /** Interface index within the source (pcapng), 0 otherwise. */
+  readonly iface: Int32Array;
+  /** Byte offset of the record in the file or stream, for error messages. */
+  readonly fileOffset: Float64Array;
+
+  constructor(capacity = 2048) {
+    this.capacity = capacity;
+    this.dataOff = new Int32Array(capacity);
+    this.capLen = new Int32Array(capacity);
+    this.wireLen = new Int32Array(capacity);
+    this.ts = new Float64Array(capacity);
+    this.linkType = new Int32Array(capacity);
+    this.iface = new Int32Array(capacity);
+    this.fileOffset = new Float64Array(capacity);
+  }
+}
+
+/** seconds + fraction as one double, rounded down when the sum would round up to sec + 1. */
+export function joinTimestamp(sec: number, frac: number): number {
+  const t = sec + frac;
+  if (t < sec + 1) return t;
+  // ulp of numbers of this magnitude: step back one representable value below sec + 1.
+  const next = sec + 1;
+  return next - ulp(next);
+}
+
+function ulp(x: number): number {
+  const e = Math.floor(Math.log2(Math.abs(x)));
+  return Math.pow(2, e - 52);
+}

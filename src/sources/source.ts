@@ -1,0 +1,21 @@
+import type { PacketBatch } from './packet-batch.ts';
+import type { SkipCounters } from './skip-counters.ts';
+
+/**
+ * A source of packets: a capture file, a live interface, a UDP listener. Yields batches; a
+ * returned batch stays valid until the next call to `nextBatch()`.
+ */
+export interface PacketSource {
+  /** The --source spec it was made from, for messages and stats. */
+  readonly name: string;
+  open(): Promise<void>;
+  /** The next batch, or null at end of input. */
+  nextBatch(): Promise<PacketBatch | null>;
+  /** Records skipped before decoding (corrupt record headers, bad timestamps), by reason. */
+  readonly skipped: SkipCounters;
+  /** Bytes consumed so far and the total when known, for progress lines. */
+  progress(): { bytes: number; total: number | undefined };
+  /** Non-fatal problems worth one line each on stderr (first occurrence of each reason). */
+  readonly warnings: string[];
+  close(): Promise<void>;
+}
