@@ -1,0 +1,69 @@
+/**
+ * Finds a task: a built-in application's name, or a query file (.ts or .js) loaded directly
+ * (Node's type stripping: no build step). Query files import the API as 'intstream' from
+ * anywhere on disk; a resolve hook maps that name to this checkout.
+ */
+import { registerHooks } from 'node:module';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import { IntstreamError } from '../errors.ts';
+import { builtinNames, loadBuiltin } from '../apps/index.ts';
+import type { TaskDefinition } from '../query/task.ts';
+
+const apiUrl = new URL('../index.ts', import.meta.url).href;
+let hooked = false;
+
+function hookApiName(): void {
+  if (hooked) return;
+  hooked = true;
+  registerHooks({
+    resolve(specifier, context, next) {
+      if (specifier === 'intstream') return { url: apiUrl, shortCircuit: true, format: 'module-typescript' };
+      return next(specifier, context);
+    },
+  });
+}
+
+/** file:line of the first stack frame inside `file`, if any. */
+function locate(e: unknown, file: string): string {
+  const text = `${(e as Error)?.stack ?? ''}`;
+  const url = pathToFileURL(file).href;
+  for (const cand of [url, file]) {
+    const i = text.indexOf(cand + ':');
+    if (i >= 0) {
+      const m = /^:(\d+)(?::(\d+))?/.exec(text.slice(i + cand.length));
+      if (m) return `${file}:${m[1]}${m[2] ? `:${m[2]}` : ''}`;
+    }
+  }
+  return file;
+}
+
+export async function loadTask(nameOrPath: string): Promise<{ def: TaskDefinition<any>; file: string }> {
+  const builtin = await loadBuiltin(nameOrPath);
+  if (builtin) return { def: builtin, file: fileURLToPath(new URL(`../apps/${nameOrPath}.ts`, import.meta.url)) };
+  const looksLikePath = /[\\/.]/.test(nameOrPath);
+  const file = resolve(nameOrPath);
+  if (!existsSync(file)) {
+    if (!looksLikePath) {
+      throw new IntstreamError('TASK_NOT_FOUND', `no built-in application named '${nameOrPath}'`, `built-in: ${builtinNames().join(', ')} (or give a path to a query file)`);
+    }
+    throw new IntstreamError('TASK_NOT_FOUND', `${nameOrPath}: no such query file`);
+  }
+  hookApiName();
+  let mod: { default?: unknown };
+  try {
+    mod = await import(pathToFileURL(file).href);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const where = locate(e, file);
+    const msg = (err.message ?? String(e)).split('\n')[0];
+    throw new IntstreamError('TASK_INVALID', `${where}: ${err.name ?? 'Error'}: ${msg}`,
+      err.code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX' ? 'query files may use erasable TypeScript only (no enum, namespace or parameter properties)' : undefined);
+  }
+  const def = mod.default as TaskDefinition<any> | undefined;
+  if (!def || typeof def !== 'object' || typeof def.query !== 'function') {
+    throw new IntstreamError('TASK_INVALID', `${file}: has no default export made by defineTask({...})`, "end the file with: export default defineTask({ name, description, params, query })");
+  }
+  return { def, file };
+}

@@ -1,0 +1,45 @@
+/**
+ * The `intstream` command. One module per subcommand; usage errors print one line and exit 2,
+ * runtime failures exit 1 (DESIGN.md), never with a stack trace unless INTSTREAM_DEBUG=1.
+ */
+import { Command, CommanderError } from 'commander';
+import { exitCodeFor, IntstreamError } from '../errors.ts';
+import { appsCommand } from './apps-command.ts';
+import { runCommand } from './run-command.ts';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('intstream')
+    .description('intent-driven streaming network telemetry: queries run near each source, then globally')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const c of [runCommand(), appsCommand()]) {
+    c.exitOverride();
+    c.showHelpAfterError('(run with --help for usage)');
+    program.addCommand(c);
+  }
+  program.addHelpText('after', `
+Examples:
+  $ intstream apps
+  $ intstream run tcp-new-conn --source pcap:samples/demo.pcap
+  $ intstream run --help`);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2; // commander already printed the one-line error
+    }
+    if (e instanceof IntstreamError) {
+      process.stderr.write(`intstream: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+      if (process.env.INTSTREAM_DEBUG) process.stderr.write(`${e.stack}\n`);
+      return exitCodeFor(e.code);
+    }
+    const err = e as Error;
+    process.stderr.write(`intstream: internal error: ${err?.message ?? e}\n  (set INTSTREAM_DEBUG=1 for the stack trace and report it)\n`);
+    if (process.env.INTSTREAM_DEBUG) process.stderr.write(`${err?.stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * `intstream run <task>`: one process, one local stage per --source, then the global stage.
+ */
+import { createWriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { IntstreamError } from '../errors.ts';
+import { runTask, type RunStats } from '../run-task.ts';
+import { JsonlSink } from '../sinks/jsonl-sink.ts';
+import type { Sink } from '../sinks/sink.ts';
+import { TableSink } from '../sinks/table-sink.ts';
+import { sourceHelp } from '../sources/source-spec.ts';
+import { n, parseDuration, rate } from './format.ts';
+import { loadTask } from './load-task.ts';
+import { transportFor } from '../transport/transport-spec.ts';
+
+function collectRepeat(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+export function runCommand(): Command {
+  return new Command('run')
+    .description('run a task over one or more sources in this process (local stage per source, then global)')
+    .argument('<task>', 'a built-in application name (see `intstream apps`) or a query file (.ts/.js)')
+    .option('-s, --source <spec>', 'where packets come from (repeat for several sources)', collectRepeat, [])
+    .option('-p, --param <k=v>', 'task parameter (repeatable), e.g. threshold=50', collectRepeat, [])
+    .option('-w, --window <duration>', 'window length for the task: 10, 10s, 500ms, 1m', '10s')
+    .addOption(new Option('-f, --format <format>', 'result format').choices(['table', 'jsonl']).default('table'))
+    .option('-o, --out <file>', 'write results to FILE instead of standard output')
+    .option('--stats <file>', 'write run counters as JSON to FILE (items read, malformed by reason, filtered, local/global out, data reduction)')
+    .option('--transport <spec>', 'memory (default) or kafka://HOST:PORT between the stages', 'memory')
+    .option('--lateness <duration>', 'event-time lateness allowed before a window closes', '0s')
+    .option('-q, --quiet', 'no progress line and no closing summary on stderr')
+    .addHelpText('after', `
+Sources:
+  ${sourceHelp().join('\n  ')}
+
+Examples:
+  $ intstream run tcp-new-conn --source pcap:samples/demo.pcap
+  $ intstream run tcp-new-conn -s pcap:a.pcap -s pcap:b.pcap -p threshold=50 --format jsonl
+  $ tcpdump -w - -i eth0 | intstream run tcp-new-conn --source -
+  $ intstream run ./my-task.ts --source pcap:capture.pcapng --window 1m --stats stats.json`)
+    .action(async (task: string, o: Record<string, any>) => {
+      const window = parseDuration(o.window);
+      if (!(window > 0)) throw new IntstreamError('USAGE', `--window ${o.window}: not a positive duration`, 'e.g. 10s, 500ms, 1m');
+      const lateness = parseDuration(o.lateness);
+      if (!(lateness >= 0)) throw new IntstreamError('USAGE', `--lateness ${o.lateness}: not a duration`);
+      const params: Record<string, string> = {};
+      for (const kv of o.param as string[]) {
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new IntstreamError('USAGE', `--param ${kv}: expected k=v`);
+        params[kv.slice(0, eq)] = kv.slice(eq + 1);
+      }
+      const sources = o.source as string[];
+      if (sources.length === 0) throw new IntstreamError('USAGE', 'no --source given', 'e.g. intstream run tcp-new-conn --source pcap:samples/demo.pcap');
+      const { def } = await loadTask(task);
+      const outStream = o.out ? createWriteStream(o.out) : process.stdout;
+      const sink: Sink = o.format === 'jsonl' ? new JsonlSink(outStream, !!o.out) : new TableSink(outStream, process.stdout.columns || 120);
+      const showProgress = !o.quiet && process.stderr.isTTY;
+      let stats: RunStats;
+      try {
+        stats = await runTask({
+          task: def, params, sources, window, lateness,
+          transport: transportFor(o.transport),
+          onResult: (r) => sink.write(r),
+          onProgress: showProgress ? (p) => {
+            const pct = p.total ? ` ${((100 * p.bytes) / p.total).toFixed(0)}%` : '';
+            process.stderr.write(`\r${n(p.packets)} packets  ${rate(p.packets / (p.elapsedMs / 1000))}pkt/s${pct}   `);
+          } : undefined,
+        });
+      } finally {
+        if (showProgress) process.stderr.write('\r\x1b[K');
+        await sink.close();
+        if (o.out) await new Promise<void>((r) => { outStream.once('close', () => r()); outStream.end(); });
+      }
+      for (const w of stats.warnings) process.stderr.write(`intstream: warning: ${w}\n`);
+      if (o.stats) await writeFile(o.stats, JSON.stringify(stats, null, 2) + '\n');
+      if (!o.quiet) process.stderr.write(summary(stats) + '\n');
+    });
+}
+
+export function summary(s: RunStats): string {
+  const malformed = Object.values(s.malformed).reduce((a, b) => a + b, 0);
+  const skipped = Object.values(s.skipped).reduce((a, b) => a + b, 0);
+  const parts = [
+    `${n(s.items_read)} packets read`,
+    `${n(malformed)} malformed${malformed ? ` (${Object.entries(s.malformed).slice(0, 4).map(([k, v]) => `${k} ${n(v)}`).join(', ')})` : ''}`,
+    skipped ? `${n(skipped)} skipped (${Object.entries(s.skipped).slice(0, 4).map(([k, v]) => `${k} ${n(v)}`).join(', ')})` : '',
+    `${n(s.after_filter)} after filter`,
+    `${n(s.local_out)} left the local stage (${(100 * s.data_reduction).toFixed(2)}% reduction)`,
+    `${n(s.global_out)} results`,
+    `${s.elapsed_s.toFixed(2)} s`,
+    `${rate(s.items_per_s)}packets/s`,
+  ].filter(Boolean);
+  return `${s.task}: ${parts.join(' · ')}`;
+}

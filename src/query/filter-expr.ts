@@ -1,0 +1,312 @@
+/**
+ * Declarative filters: a small expression language over the field table, in the spirit of
+ * Wireshark display filters, parsed once and compiled to a predicate over the reused Packet.
+ * A task's leading declarative filter is pushed down into the source (evaluated right after
+ * the header walk, before the packet enters the query) and, for live capture, into the kernel
+ * as BPF (toBpf).
+ *
+ *   expr    := or
+ *   or      := and (('or' | '||') and)*
+ *   and     := unary (('and' | '&&') unary)*
+ *   unary   := ('not' | '!') unary | '(' expr ')' | test
+ *   test    := field [('&' number)] [op value] | field 'in' '{' value* '}' | field 'in' cidr
+ *   op      := '==' | '!=' | '<' | '<=' | '>' | '>='
+ *   value   := number (decimal or 0x hex) | ipv4 | ipv6 | cidr | 'true' | 'false' | quoted string
+ *
+ * A field alone is true when the packet has it and it is not 0/false. A comparison with a
+ * field the packet lacks is false (so `not tcp.dport == 80` is true for UDP packets).
+ * Examples: `tcp.syn and not tcp.ack_flag`, `ip.dst in 10.0.0.0/8 and udp.dport == 53`,
+ * `tcp.flags & 0x12 == 0x02`, `ip.proto in {6 17}`.
+ */
+import { IntstreamError } from '../errors.ts';
+import { FIELDS, type FieldDef } from '../decode/fields.ts';
+import { parseIpv4, parseIpv6 } from '../decode/address-text.ts';
+import type { Packet } from '../decode/packet.ts';
+
+export type CmpOp = '==' | '!=' | '<' | '<=' | '>' | '>=';
+
+export type FilterAst =
+  | { kind: 'and' | 'or'; left: FilterAst; right: FilterAst }
+  | { kind: 'not'; expr: FilterAst }
+  | { kind: 'test'; field: FieldDef; mask?: number; op?: CmpOp; value?: Literal }
+  | { kind: 'in'; field: FieldDef; values: Literal[] };
+
+export type Literal =
+  | { kind: 'number'; value: number }
+  | { kind: 'bool'; value: boolean }
+  | { kind: 'string'; value: string }
+  | { kind: 'net'; family: 4 | 6; bytes: Uint8Array; prefix: number; text: string };
+
+interface Token { t: string; pos: number }
+
+function tokenize(src: string): Token[] {
+  const out: Token[] = [];
+  const re = /\s*(?:(\(|\)|\{|\}|==|!=|<=|>=|<|>|&&|\|\||!|&)|('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|([A-Za-z0-9_.:\/]+))/y;
+  let pos = 0;
+  while (pos < src.length) {
+    if (/^\s*$/.test(src.slice(pos))) break;
+    re.lastIndex = pos;
+    const m = re.exec(src);
+    if (!m) throw syntax(src, pos, `unexpected character '${src[pos]}'`);
+    const text = m[1] ?? m[2] ?? m[3];
+    out.push({ t: text, pos: pos + m[0].length - text.length });
+    pos = re.lastIndex;
+  }
+  return out;
+}
+
+function syntax(src: string, pos: number, msg: string): IntstreamError {
+  return new IntstreamError('FILTER_SYNTAX', `filter "${src}": column ${pos + 1}: ${msg}`,
+    'filters look like: tcp.syn and not tcp.ack_flag; ip.dst in 10.0.0.0/8; udp.dport == 53');
+}
+
+/** Parses a filter; throws IntstreamError FILTER_SYNTAX naming the column. */
+export function parseFilter(src: string): FilterAst {
+  const toks = tokenize(src);
+  let i = 0;
+  const peek = () => toks[i]?.t;
+  const posOf = () => (toks[i] ? toks[i].pos : src.length);
+  const expect = (t: string) => {
+    if (peek() !== t) throw syntax(src, posOf(), `expected '${t}'${peek() ? ` but found '${peek()}'` : ' at end'}`);
+    i++;
+  };
+  const or = (): FilterAst => {
+    let left = and();
+    while (peek() === 'or' || peek() === '||') { i++; left = { kind: 'or', left, right: and() }; }
+    return left;
+  };
+  const and = (): FilterAst => {
+    let left = unary();
+    while (peek() === 'and' || peek() === '&&') { i++; left = { kind: 'and', left, right: unary() }; }
+    return left;
+  };
+  const unary = (): FilterAst => {
+    if (peek() === 'not' || peek() === '!') { i++; return { kind: 'not', expr: unary() }; }
+    if (peek() === '(') { i++; const e = or(); expect(')'); return e; }
+    return test();
+  };
+  const test = (): FilterAst => {
+    const pos = posOf();
+    const name = peek();
+    if (name === undefined) throw syntax(src, pos, 'expected a field name at end');
+    const field = FIELDS.get(name);
+    if (!field) {
+      const near = [...FIELDS.keys()].filter((f) => f.startsWith(name.split('.')[0] + '.')).slice(0, 6);
+      throw syntax(src, pos, `unknown field '${name}'${near.length ? ` (fields of that layer: ${near.join(', ')})` : ''}`);
+    }
+    i++;
+    let mask: number | undefined;
+    if (peek() === '&') {
+      i++;
+      const v = literal(field, true);
+      if (v.kind !== 'number') throw syntax(src, posOf(), 'a mask must be a number');
+      mask = v.value;
+    }
+    const op = peek();
+    if (op === 'in') {
+      i++;
+      if (peek() === '{') {
+        i++;
+        const values: Literal[] = [];
+        while (peek() !== '}') {
+          if (peek() === undefined) throw syntax(src, posOf(), "expected '}'");
+          values.push(literal(field));
+        }
+        i++;
+        return { kind: 'in', field, values };
+      }
+      const v = literal(field);
+      if (v.kind !== 'net') throw syntax(src, posOf(), "'in' takes a {set} or a CIDR network");
+      return { kind: 'in', field, values: [v] };
+    }
+    if (op === '==' || op === '!=' || op === '<' || op === '<=' || op === '>' || op === '>=') {
+      i++;
+      const value = literal(field);
+      if (value.kind === 'net' && op !== '==' && op !== '!=') throw syntax(src, pos, `addresses compare only with == and !=`);
+      return { kind: 'test', field, mask, op, value };
+    }
+    if (mask !== undefined) throw syntax(src, posOf(), 'a masked field needs a comparison, e.g. tcp.flags & 0x12 == 0x02');
+    return { kind: 'test', field };
+  };
+  const literal = (field: FieldDef, forMask = false): Literal => {
+    const pos = posOf();
+    const t = peek();
+    if (t === undefined) throw syntax(src, pos, 'expected a value at end');
+    i++;
+    if (t === 'true' || t === 'false') return { kind: 'bool', value: t === 'true' };
+    if (/^(0x[0-9a-fA-F]+|\d+(\.\d+)?)$/.test(t) && (forMask || field.type === 'number' || field.type === 'bool')) {
+      return { kind: 'number', value: Number(t) };
+    }
+    if (t[0] === "'" || t[0] === '"') return { kind: 'string', value: t.slice(1, -1).replace(/\\(.)/g, '$1') };
+    if (field.type === 'ip') {
+      const [addr, pfx] = t.split('/');
+      const v4 = parseIpv4(addr);
+      if (v4 >= 0) {
+        const prefix = pfx === undefined ? 32 : Number(pfx);
+        if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw syntax(src, pos, `bad IPv4 prefix length '/${pfx}'`);
+        return { kind: 'net', family: 4, bytes: new Uint8Array([v4 >>> 24, (v4 >>> 16) & 255, (v4 >>> 8) & 255, v4 & 255]), prefix, text: t };
+      }
+      const v6 = parseIpv6(addr);
+      if (v6) {
+        const prefix = pfx === undefined ? 128 : Number(pfx);
+        if (!Number.isInteger(prefix) || prefix < 0 || prefix > 128) throw syntax(src, pos, `bad IPv6 prefix length '/${pfx}'`);
+        return { kind: 'net', family: 6, bytes: v6, prefix, text: t };
+      }
+      throw syntax(src, pos, `'${t}' is not an IPv4 or IPv6 address or network`);
+    }
+    if (field.type === 'string' || field.type === 'mac') return { kind: 'string', value: t.toLowerCase() };
+    throw syntax(src, pos, `'${t}' is not a valid value for ${field.name} (${field.type})`);
+  };
+  if (toks.length === 0) throw syntax(src, 0, 'empty filter');
+  const ast = or();
+  if (i < toks.length) throw syntax(src, posOf(), `unexpected '${peek()}'`);
+  return ast;
+}
+
+export type PacketPredicate = (p: Packet) => boolean;
+
+/** Compiles a parsed filter into a predicate. Address tests read raw bytes: no strings. */
+export function compileFilter(ast: FilterAst): PacketPredicate {
+  switch (ast.kind) {
+    case 'and': { const a = compileFilter(ast.left), b = compileFilter(ast.right); return (p) => a(p) && b(p); }
+    case 'or': { const a = compileFilter(ast.left), b = compileFilter(ast.right); return (p) => a(p) || b(p); }
+    case 'not': { const a = compileFilter(ast.expr); return (p) => !a(p); }
+    case 'in': {
+      const tests = ast.values.map((v) => compileTest(ast.field, undefined, '==', v));
+      if (tests.length === 1) return tests[0];
+      return (p) => { for (const t of tests) if (t(p)) return true; return false; };
+    }
+    case 'test': return compileTest(ast.field, ast.mask, ast.op, ast.value);
+  }
+}
+
+/** Fast byte-level readers for the fields that filters use most. */
+const FAST: Record<string, (p: Packet) => number> = {
+  'tcp.flags': (p) => (((p.buf[p.l4Off + 12] & 0x0f) << 8) | p.buf[p.l4Off + 13]),
+  'tcp.syn': (p) => (p.buf[p.l4Off + 13] >> 1) & 1,
+  'tcp.ack_flag': (p) => (p.buf[p.l4Off + 13] >> 4) & 1,
+  'tcp.fin': (p) => p.buf[p.l4Off + 13] & 1,
+  'tcp.rst': (p) => (p.buf[p.l4Off + 13] >> 2) & 1,
+  'tcp.psh': (p) => (p.buf[p.l4Off + 13] >> 3) & 1,
+  'tcp.urg': (p) => (p.buf[p.l4Off + 13] >> 5) & 1,
+  'tcp.sport': (p) => (p.buf[p.l4Off] << 8) | p.buf[p.l4Off + 1],
+  'tcp.dport': (p) => (p.buf[p.l4Off + 2] << 8) | p.buf[p.l4Off + 3],
+  'tcp.payload_len': (p) => p.l4PayloadLen,
+  'udp.sport': (p) => (p.buf[p.l4Off] << 8) | p.buf[p.l4Off + 1],
+  'udp.dport': (p) => (p.buf[p.l4Off + 2] << 8) | p.buf[p.l4Off + 3],
+};
+/** Presence test that must hold before a FAST reader may run. */
+const PRESENT: Record<string, (p: Packet) => boolean> = {
+  tcp: (p) => p.proto === 6 && p.l4Off >= 0,
+  udp: (p) => p.proto === 17 && p.l4Off >= 0,
+};
+
+function compileTest(field: FieldDef, mask: number | undefined, op: CmpOp | undefined, value: Literal | undefined): PacketPredicate {
+  if (value?.kind === 'net') return compileNet(field, value, op === '!=');
+  const layer = field.name.split('.')[0];
+  const fast = FAST[field.name];
+  const present = PRESENT[layer];
+  const get = fast !== undefined && present !== undefined
+    ? (p: Packet): number | undefined => (present(p) ? fast(p) : undefined)
+    : (p: Packet) => {
+        const v = field.get(p);
+        return typeof v === 'boolean' ? (v ? 1 : 0) : (v as number | undefined);
+      };
+  if (!op || !value) {
+    if (field.type === 'string' || field.type === 'mac' || field.type === 'ip') return (p) => field.get(p) !== undefined;
+    return (p) => { const v = get(p); return v !== undefined && v !== 0; };
+  }
+  if (value.kind === 'string') {
+    const s = value.value;
+    return op === '!=' ? (p) => { const v = field.get(p); return v !== undefined && String(v).toLowerCase() !== s; }
+      : (p) => String(field.get(p) ?? '\u0000').toLowerCase() === s;
+  }
+  const want = value.kind === 'bool' ? (value.value ? 1 : 0) : value.value;
+  const m = mask;
+  const read = m === undefined ? get : (p: Packet) => { const v = get(p); return v === undefined ? undefined : v & m; };
+  switch (op) {
+    case '==': return (p) => read(p) === want;
+    case '!=': return (p) => { const v = read(p); return v !== undefined && v !== want; };
+    case '<': return (p) => { const v = read(p); return v !== undefined && v < want; };
+    case '<=': return (p) => { const v = read(p); return v !== undefined && v <= want; };
+    case '>': return (p) => { const v = read(p); return v !== undefined && v > want; };
+    case '>=': return (p) => { const v = read(p); return v !== undefined && v >= want; };
+  }
+}
+
+/** Address or network match on the raw header bytes. */
+function compileNet(field: FieldDef, net: Extract<Literal, { kind: 'net' }>, negate: boolean): PacketPredicate {
+  const outer = field.name.startsWith('outer.');
+  const isSrc = field.name.endsWith('.src');
+  if (!field.name.endsWith('.src') && !field.name.endsWith('.dst')) {
+    return () => false;
+  }
+  const fam = net.family, bytes = net.bytes, prefix = net.prefix;
+  const full = prefix >> 3, rem = prefix & 7, lastMask = rem ? (0xff << (8 - rem)) & 0xff : 0;
+  const match = (p: Packet): boolean => {
+    const v = outer ? p.outerL3 : p.l3;
+    if (v !== fam) return false;
+    const base = outer ? p.outerL3Off : p.l3Off;
+    const off = base + (fam === 4 ? (isSrc ? 12 : 16) : (isSrc ? 8 : 24));
+    const b = p.buf;
+    for (let k = 0; k < full; k++) if (b[off + k] !== bytes[k]) return false;
+    return rem === 0 || (b[off + full] & lastMask) === (bytes[full] & lastMask);
+  };
+  if (!negate) return match;
+  return (p) => ((outer ? p.outerL3 : p.l3) !== 0 ? !match(p) : false);
+}
+
+/**
+ * The filter as a BPF (pcap-filter) expression for kernel filtering of live capture, or null
+ * when part of it has no BPF equivalent (the user-space filter then does the work alone).
+ * Tunnelled fields and fields BPF cannot reach past IPv6 extension headers are not translated.
+ */
+export function toBpf(ast: FilterAst): string | null {
+  try { return bpf(ast); } catch { return null; }
+}
+
+function bpf(ast: FilterAst): string {
+  switch (ast.kind) {
+    case 'and': return `(${bpf(ast.left)} and ${bpf(ast.right)})`;
+    case 'or': return `(${bpf(ast.left)} or ${bpf(ast.right)})`;
+    case 'not': return `(not ${bpf(ast.expr)})`;
+    case 'in': return `(${ast.values.map((v) => bpf({ kind: 'test', field: ast.field, op: '==', value: v })).join(' or ')})`;
+    case 'test': {
+      const f = ast.field.name, v = ast.value, op = ast.op;
+      const flagBits: Record<string, number> = { 'tcp.fin': 1, 'tcp.syn': 2, 'tcp.rst': 4, 'tcp.psh': 8, 'tcp.ack_flag': 16, 'tcp.urg': 32 };
+      if (f in flagBits) {
+        const bit = flagBits[f];
+        const want = !op ? true : (v?.kind === 'bool' ? v.value : (v as { value: number }).value !== 0) === (op === '==');
+        return `(tcp[13] & ${bit} ${want ? '!=' : '=='} 0)`;
+      }
+      if (!op || !v) {
+        const proto: Record<string, string> = { tcp: 'tcp', udp: 'udp', icmp: '(icmp or icmp6)', ip: '(ip or ip6)', vlan: 'vlan' };
+        const layer = f.split('.')[0];
+        if (proto[layer] && ast.field.type !== 'number') return proto[layer];
+        throw new Error('no bpf');
+      }
+      if (v.kind === 'net') {
+        if (f === 'ip.src' || f === 'ip.dst') {
+          const dir = f === 'ip.src' ? 'src' : 'dst';
+          const full = (v.family === 4 && v.prefix === 32) || (v.family === 6 && v.prefix === 128);
+          const e = full ? `${dir} host ${v.text.split('/')[0]}` : `${dir} net ${v.text}`;
+          return op === '!=' ? `(not ${e})` : e;
+        }
+        throw new Error('no bpf');
+      }
+      if (v.kind !== 'number' || ast.mask !== undefined && f !== 'tcp.flags') throw new Error('no bpf');
+      const cmp = op === '==' ? '=' : op;
+      const ports: Record<string, string> = { 'tcp.sport': 'tcp src port', 'tcp.dport': 'tcp dst port', 'udp.sport': 'udp src port', 'udp.dport': 'udp dst port' };
+      if (ports[f] && (op === '==' || op === '!=')) return op === '==' ? `(${ports[f]} ${v.value})` : `(not ${ports[f]} ${v.value})`;
+      if (f === 'tcp.flags') {
+        const lhs = ast.mask !== undefined ? `(tcp[13] & ${ast.mask & 0xff})` : 'tcp[13]';
+        return `(tcp and ${lhs} ${cmp} ${v.value & 0xff})`;
+      }
+      if (f === 'ip.proto') return op === '==' ? `(ip proto ${v.value} or ip6 proto ${v.value})` : `(not (ip proto ${v.value} or ip6 proto ${v.value}))`;
+      if (f === 'ip.version') return v.value === 4 && op === '==' ? 'ip' : v.value === 6 && op === '==' ? 'ip6' : (() => { throw new Error('no bpf'); })();
+      if (f === 'len') return `(len ${cmp} ${v.value})`;
+      if (f === 'vlan.id' && op === '==') return `(vlan ${v.value})`;
+      throw new Error('no bpf');
+    }
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Keyed state that outlives windows (per-flow sequence tracking, INT event detection). State
+ * of a key idle for `idleTimeout` event-time seconds expires: `onExpire` runs with the time
+ * lastSeen + idleTimeout, whether the expiry is noticed by a later element of the same key or
+ * by the watermark, so results do not depend on batch boundaries.
+ */
+import { compareValues } from './aggregate.ts';
+import { keyId, type Operator, type StageEnv } from './operator.ts';
+import type { Emit, ProcessOptions } from './stream.ts';
+
+interface Entry { key: any; state: any; last: number }
+
+export class KeyedProcessOp implements Operator {
+  private readonly opts: ProcessOptions<any, any, any, any>;
+  private readonly next: Operator;
+  private readonly states = new Map<string | number, Entry>();
+  private readonly idle: number;
+  private lastScan = -Infinity;
+  private curTs = 0;
+  private curKey: any = null;
+  private readonly out: Emit<any>;
+
+  constructor(opts: ProcessOptions<any, any, any, any>, next: Operator, _env: StageEnv) {
+    this.opts = opts;
+    this.next = next;
+    this.idle = opts.idleTimeout ?? Infinity;
+    this.out = (value, key) => this.next.push(value, this.curTs, key === undefined ? this.curKey : key);
+  }
+
+  push(item: any, ts: number, key: any): void {
+    const id = keyId(key);
+    let e = this.states.get(id);
+    if (e !== undefined && ts - e.last > this.idle) {
+      this.expire(id, e);
+      e = undefined;
+    }
+    if (e === undefined) {
+      e = { key, state: this.opts.init(key), last: ts };
+      this.states.set(id, e);
+    } else if (ts > e.last) e.last = ts;
+    this.curTs = ts; this.curKey = key;
+    this.opts.onItem(item, e.state, this.out, { key, ts });
+  }
+
+  private expire(id: string | number, e: Entry): void {
+    this.states.delete(id);
+    if (this.opts.onExpire) {
+      const t = e.last + this.idle;
+      this.curTs = t; this.curKey = e.key;
+      this.opts.onExpire(e.state, this.out, { key: e.key, ts: t });
+    }
+  }
+
+  private expiryTime(e: Entry): number {
+    return this.idle === Infinity ? e.last : e.last + this.idle;
+  }
+
+  advance(wm: number): void {
+    let hold = wm;
+    if (this.idle !== Infinity) {
+      if (wm - this.lastScan >= this.idle / 4) {
+        this.lastScan = wm;
+        const due: [string | number, Entry][] = [];
+        for (const [id, e] of this.states) if (e.last + this.idle < wm) due.push([id, e]);
+        due.sort((a, b) => a[1].last - b[1].last || compareValues(a[0], b[0]));
+        for (const [id, e] of due) this.expire(id, e);
+      }
+    }
+    // Expiry output carries time last + idle (last when state never idles out): keep the
+    // promise for it.
+    if (this.opts.onExpire) for (const e of this.states.values()) if (this.expiryTime(e) < hold) hold = this.expiryTime(e);
+    this.next.advance(hold);
+  }
+
+  finish(): void {
+    if (this.opts.onExpire) {
+      const all = [...this.states].sort((a, b) => compareValues(a[0], b[0]));
+      for (const [id, e] of all) {
+        this.states.delete(id);
+        const t = this.expiryTime(e);
+        this.curTs = t; this.curKey = e.key;
+        this.opts.onExpire(e.state, this.out, { key: e.key, ts: t });
+      }
+    }
+    this.states.clear();
+    this.next.finish();
+  }
+}

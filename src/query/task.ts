@@ -1,0 +1,79 @@
+/**
+ * A task: a name, parameters with defaults, and a query built from the packet stream. Query
+ * files `export default defineTask({...})`.
+ */
+import type { Packet } from '../decode/packet.ts';
+import { IntstreamError } from '../errors.ts';
+import { packetStream, Plan, type Stream, type WindowResult } from './stream.ts';
+
+export type ParamValue = number | string | boolean;
+
+export interface ParamSpec<V extends ParamValue = ParamValue> {
+  default: V;
+  description: string;
+}
+
+export type ParamValues<P extends Record<string, ParamSpec>> = { [K in keyof P]: P[K]['default'] extends number ? number : P[K]['default'] extends boolean ? boolean : string };
+
+/** Run-wide settings every query receives next to its own parameters. */
+export interface RunSettings {
+  /** --window, seconds (default 10). */
+  window: number;
+}
+
+export interface TaskDefinition<P extends Record<string, ParamSpec> = Record<string, ParamSpec>> {
+  name: string;
+  description: string;
+  params: P;
+  /** What the key and value of a result mean, for `intstream apps`. */
+  output?: { key: string; value: string };
+  query(packets: Stream<Packet>, params: ParamValues<P> & RunSettings): Stream<any> | { plan?: never };
+}
+
+export function defineTask<P extends Record<string, ParamSpec>>(def: TaskDefinition<P>): TaskDefinition<P> {
+  if (!def || typeof def.name !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(def.name)) {
+    throw new IntstreamError('TASK_INVALID', `a task needs a name of lower-case letters, digits and dashes (got ${JSON.stringify(def?.name)})`);
+  }
+  if (typeof def.query !== 'function') throw new IntstreamError('TASK_INVALID', `task ${def.name}: query must be a function (packets, params) => stream`);
+  return def;
+}
+
+/** Parses --param k=v strings against a task's declared parameters. */
+export function resolveParams(def: TaskDefinition, given: Record<string, string>): Record<string, ParamValue> {
+  const out: Record<string, ParamValue> = {};
+  for (const [k, spec] of Object.entries(def.params ?? {})) out[k] = spec.default;
+  for (const [k, raw] of Object.entries(given)) {
+    const spec = def.params?.[k];
+    if (!spec) {
+      const known = Object.keys(def.params ?? {});
+      throw new IntstreamError('USAGE', `task ${def.name} has no parameter '${k}'`, known.length ? `its parameters: ${known.join(', ')}` : 'it takes no parameters');
+    }
+    if (typeof spec.default === 'number') {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n)) throw new IntstreamError('USAGE', `--param ${k}=${raw}: not a number`);
+      out[k] = n;
+    } else if (typeof spec.default === 'boolean') {
+      if (!/^(true|false|1|0|yes|no)$/i.test(raw)) throw new IntstreamError('USAGE', `--param ${k}=${raw}: expected true or false`);
+      out[k] = /^(true|1|yes)$/i.test(raw);
+    } else out[k] = raw;
+  }
+  return out;
+}
+
+/** Builds the plan of a task for given parameters. */
+export function buildPlan(def: TaskDefinition, params: Record<string, ParamValue>, settings: RunSettings): Plan {
+  const plan = new Plan();
+  let result: unknown;
+  try {
+    result = def.query(packetStream(plan), { ...params, ...settings } as any);
+  } catch (e) {
+    if (e instanceof IntstreamError) throw new IntstreamError(e.code === 'FILTER_SYNTAX' ? 'FILTER_SYNTAX' : 'TASK_INVALID', `task ${def.name}: ${e.message}`, e.hint);
+    throw new IntstreamError('TASK_INVALID', `task ${def.name}: query failed: ${(e as Error).message}`);
+  }
+  if (!result || typeof result !== 'object' || !('plan' in (result as object))) {
+    throw new IntstreamError('TASK_INVALID', `task ${def.name}: query must return the stream it built (did you forget 'return'?)`);
+  }
+  return plan;
+}
+
+export type { WindowResult };

@@ -1,0 +1,43 @@
+/**
+ * --source specs (DESIGN.md contract): `pcap:PATH` (pcap or pcapng by magic number; `pcap:-`
+ * or `-` is standard input). Other drivers register here as they are added.
+ */
+import { IntstreamError } from '../errors.ts';
+import { openFileInput, streamInput } from './byte-input.ts';
+import { CaptureFileSource } from './capture-file-source.ts';
+import type { PacketSource } from './source.ts';
+
+export type SourceFactory = (spec: string, rest: string) => Promise<PacketSource>;
+
+const drivers = new Map<string, { make: SourceFactory; help: string }>();
+
+export function registerSource(scheme: string, help: string, make: SourceFactory): void {
+  drivers.set(scheme, { make, help });
+}
+
+registerSource('pcap', 'pcap:PATH  a pcap or pcapng file (PATH "-" reads standard input)', async (spec, rest) => {
+  if (rest === '-') return new CaptureFileSource(spec, 'stdin', streamInput(process.stdin));
+  return new CaptureFileSource(spec, rest, await openFileInput(rest));
+});
+
+/** Known source types that this build does not provide yet, so the error can say so. */
+const PLANNED = ['live', 'int', 'sflow', 'netflow', 'steno', 'erspan'];
+
+export function sourceHelp(): string[] {
+  return [...drivers.values()].map((d) => d.help);
+}
+
+export async function openSourceSpec(spec: string): Promise<PacketSource> {
+  if (spec === '-') spec = 'pcap:-';
+  const colon = spec.indexOf(':');
+  const scheme = colon > 0 ? spec.slice(0, colon) : '';
+  const d = drivers.get(scheme);
+  if (!d) {
+    if (PLANNED.includes(scheme) && !drivers.has(scheme)) {
+      throw new IntstreamError('SOURCE_SPEC', `--source ${spec}: the '${scheme}' driver is not available in this build`, `available: ${[...drivers.keys()].join(', ')}`);
+    }
+    throw new IntstreamError('SOURCE_SPEC', `--source ${spec}: unknown source type '${scheme || spec}'`, `use one of: ${sourceHelp().join('; ')}`);
+  }
+  const src = await d.make(spec, spec.slice(colon + 1));
+  return src;
+}
