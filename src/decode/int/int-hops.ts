@@ -207,6 +207,130 @@ export function decodeMetadataEntry(
   return p;
 }
 
+/**
+ * As decodeMetadataEntry, reading through a DataView whose index 0 is b[0] (hot path).
+ * Decode one metadata entry of `bitmap` at b[p..] into h[i], in bitmap order. The caller has
+ * checked that metadataLength(bitmap, kind) bytes are available. For MD_V1_0 / MD_V2 the
+ * checksum complement (bit 15) is not read here: it is the last word of the hop (after any
+ * domain specific metadata), see decodeChecksumComplement. Returns the offset after the
+ * baseline fields.
+ */
+export function decodeMetadataEntryDv(
+  dv: DataView, b: Uint8Array, p: number, bitmap: number, kind: number, h: IntHops, i: number,
+): number {
+  let inv = 0;
+  let w = 0;
+  if (bitmap & 0x8000) {
+    if (kind !== REPMD_V2) {
+      w = dv.getUint32(p);
+      h.switchId[i] = w;
+      if (w === ONES) inv |= F_SWITCH_ID;
+    }
+    p += 4;
+  }
+  if (bitmap & 0x4000) {
+    w = dv.getUint32(p);
+    h.ingressPort[i] = w >>> 16;
+    h.egressPort[i] = w & 0xffff;
+    if (w === ONES) inv |= F_INGRESS_PORT | F_EGRESS_PORT;
+    p += 4;
+  }
+  if (bitmap & 0x2000) {
+    w = dv.getUint32(p);
+    h.hopLatency[i] = w;
+    if (w === ONES) inv |= F_HOP_LATENCY;
+    p += 4;
+  }
+  if (bitmap & 0x1000) {
+    w = dv.getUint32(p);
+    h.queueId[i] = w >>> 24;
+    h.queueOccupancy[i] = w & 0xffffff;
+    if (w === ONES) inv |= F_QUEUE_ID | F_QUEUE_OCCUPANCY;
+    p += 4;
+  }
+  const wide = kind >= MD_V2;
+  if (bitmap & 0x0800) {
+    if (wide) {
+      const hi = dv.getUint32(p);
+      w = dv.getUint32(p + 4);
+      h.ingressTsHi[i] = hi;
+      h.ingressTsLo[i] = w;
+      h.ingressTs[i] = hi * TWO32 + w;
+      if (hi === ONES && w === ONES) inv |= F_INGRESS_TS;
+      p += 8;
+    } else {
+      w = dv.getUint32(p);
+      h.ingressTsHi[i] = 0;
+      h.ingressTsLo[i] = w;
+      h.ingressTs[i] = w;
+      if (w === ONES) inv |= F_INGRESS_TS;
+      p += 4;
+    }
+  }
+  if (bitmap & 0x0400) {
+    if (wide) {
+      const hi = dv.getUint32(p);
+      w = dv.getUint32(p + 4);
+      h.egressTsHi[i] = hi;
+      h.egressTsLo[i] = w;
+      h.egressTs[i] = hi * TWO32 + w;
+      if (hi === ONES && w === ONES) inv |= F_EGRESS_TS;
+      p += 8;
+    } else {
+      w = dv.getUint32(p);
+      h.egressTsHi[i] = 0;
+      h.egressTsLo[i] = w;
+      h.egressTs[i] = w;
+      if (w === ONES) inv |= F_EGRESS_TS;
+      p += 4;
+    }
+  }
+  if (bitmap & 0x0200) {
+    if (kind === MD_V0_5) {
+      w = dv.getUint32(p);
+      if ((bitmap & 0x1000) === 0) h.queueId[i] = w >>> 24;
+      h.queueCongestion[i] = w & 0xffffff;
+      if (w === ONES) inv |= F_QUEUE_CONGESTION;
+      p += 4;
+    } else {
+      w = dv.getUint32(p);
+      h.l2IngressPort[i] = w;
+      if (w === ONES) inv |= F_L2_INGRESS_PORT;
+      w = dv.getUint32(p + 4);
+      h.l2EgressPort[i] = w;
+      if (w === ONES) inv |= F_L2_EGRESS_PORT;
+      p += 8;
+    }
+  }
+  if (bitmap & 0x0100) {
+    w = dv.getUint32(p);
+    h.egressTxUtil[i] = w;
+    if (w === ONES) inv |= F_EGRESS_TX_UTIL;
+    p += 4;
+  }
+  if (bitmap & 0x0080) {
+    if (wide) {
+      w = dv.getUint32(p);
+      h.bufferId[i] = w >>> 24;
+      h.bufferOccupancy[i] = w & 0xffffff;
+      if (w === ONES) inv |= F_BUFFER_ID | F_BUFFER_OCCUPANCY;
+    }
+    p += 4;
+  }
+  if (bitmap & 0x007e) p += 4 * popcount16(bitmap & 0x007e);
+  if (bitmap & 0x0001) {
+    if (kind === MD_V0_5) {
+      p += 4;
+    } else if (kind === REPMD_V2) {
+      if ((bitmap & 0x1000) === 0) h.queueId[i] = dv.getUint8(p);
+      h.dropReason[i] = dv.getUint8(p + 1);
+      p += 4;
+    }
+  }
+  h.invalid[i] = inv;
+  return p;
+}
+
 /** Read the checksum complement (MD_V1_0 / MD_V2 bit 15) from the last word of a hop. */
 export function decodeChecksumComplement(b: Uint8Array, hopEnd: number, h: IntHops, i: number): void {
   const w = u32(b, hopEnd - 4);

@@ -25,11 +25,11 @@
 
 import {
   INT_FLAG_COPY, INT_FLAG_DISCARD, INT_FLAG_HOP_EXCEEDED, INT_FLAG_MTU_EXCEEDED, INT_TYPE_MX,
-  INT_V0_5, INT_V1_0, INT_V2, LENIENT_MX_METADATA,
+  INT_V0_5, INT_V1_0, INT_V2, LENIENT_MX_METADATA, viewOf,
 } from './int-report.ts';
 import type { IntHops, IntReport } from './int-report.ts';
 import {
-  decodeChecksumComplement, decodeMetadataEntry, MD_V0_5, MD_V1_0, MD_V2, metadataLength,
+  decodeChecksumComplement, decodeMetadataEntryDv, MD_V0_5, MD_V1_0, MD_V2, metadataLength,
   popcount16, presentFields, reservedBits,
 } from './int-hops.ts';
 import {
@@ -47,11 +47,13 @@ function u16(b: Uint8Array, o: number): number {
 /** Decode `count` hops of `stride` bytes (the last one `stride + extra`) starting at p. */
 function decodeStack(
   b: Uint8Array, p: number, count: number, stride: number, extra: number, bitmap: number,
-  kind: number, h: IntHops,
+  kind: number, h: IntHops, out: IntReport,
 ): void {
   const csum = kind !== MD_V0_5 && (bitmap & 0x0001) !== 0;
+  const dv = viewOf(out, b);
+  const base = b.byteOffset;
   for (let i = 0; i < count; i++) {
-    decodeMetadataEntry(b, p, bitmap, kind, h, i);
+    decodeMetadataEntryDv(dv, b, base + p, bitmap, kind, h, i);
     const size = i === count - 1 ? stride + extra : stride;
     if (csum) decodeChecksumComplement(b, p + size, h, i);
     p += size;
@@ -110,7 +112,7 @@ export function decodeIntMetadata(
       if (out.maxHops < 1) return INT_MALFORMED_HOP_COUNT_TOO_LARGE;
       if (h + 12 + stackLen > limit) return INT_TRUNCATED_STACK;
       out.quirks |= LENIENT_MX_METADATA;
-      decodeStack(b, h + 12, 1, stackLen, 0, bitmap, MD_V2, out.hops);
+      decodeStack(b, h + 12, 1, stackLen, 0, bitmap, MD_V2, out.hops, out);
       out.hopCount = 1;
     }
     return INT_OK;
@@ -136,7 +138,7 @@ export function decodeIntMetadata(
   if (n > out.maxHops) return INT_MALFORMED_HOP_COUNT_TOO_LARGE;
   if (h + 12 + stackLen > limit) return INT_TRUNCATED_STACK;
   out.sourceOnlyLength = rem;
-  decodeStack(b, h + 12, n, perHop, rem, bitmap, MD_V2, out.hops);
+  decodeStack(b, h + 12, n, perHop, rem, bitmap, MD_V2, out.hops, out);
   out.hopCount = n;
   return INT_OK;
 }
@@ -176,7 +178,7 @@ function decodeV05(b: Uint8Array, s: number, limit: number, out: IntReport): Int
   const tail = h + 8 + stackLen;
   if (tail > limit) return INT_TRUNCATED_STACK;
   if (tail + 4 > limit) return INT_TRUNCATED_TAIL;
-  decodeStack(b, h + 8, n, perHop, 0, bitmap, MD_V0_5, out.hops);
+  decodeStack(b, h + 8, n, perHop, 0, bitmap, MD_V0_5, out.hops, out);
   out.hopCount = n;
   // v0.5 tail: Next Proto (8b) | Dest Port (16b) | DSCP (8b)
   out.origProto = b[tail];
@@ -220,7 +222,7 @@ function decodeV10(b: Uint8Array, s: number, limit: number, out: IntReport): Int
   }
   if (n > out.maxHops) return INT_MALFORMED_HOP_COUNT_TOO_LARGE;
   if (h + 8 + stackLen > limit) return INT_TRUNCATED_STACK;
-  decodeStack(b, h + 8, n, perHop, 0, bitmap, MD_V1_0, out.hops);
+  decodeStack(b, h + 8, n, perHop, 0, bitmap, MD_V1_0, out.hops, out);
   out.hopCount = n;
   return INT_OK;
 }

@@ -239,6 +239,9 @@ export class IntReport {
   hopCount = 0;
   /** INT metadata stack, most recent hop first (wire order). */
   readonly hops: IntHops;
+  /** Internal: DataView over the last decoded ArrayBuffer (re-created only when it changes). */
+  viewBuffer: ArrayBufferLike | null = null;
+  view: DataView = new DataView(new ArrayBuffer(0));
 
   constructor(opts: IntReportOptions = {}) {
     this.maxHops = opts.maxHops === undefined ? 16 : Math.max(0, opts.maxHops | 0);
@@ -254,6 +257,15 @@ export class IntReport {
 /** Create the reusable result object (once, outside the hot path). */
 export function createIntReport(maxHops = 16, opts: IntReportOptions = {}): IntReport {
   return new IntReport({ ...opts, maxHops });
+}
+
+/** DataView over b's whole ArrayBuffer, cached on r (allocates only when the buffer changes). */
+export function viewOf(r: IntReport, b: Uint8Array): DataView {
+  if (r.viewBuffer !== b.buffer) {
+    r.view = new DataView(b.buffer);
+    r.viewBuffer = b.buffer;
+  }
+  return r.view;
 }
 
 /** Wire index of the k-th hop in traversal order (k = 0 is the first hop the packet crossed). */

@@ -1,0 +1,60 @@
+// INT report decoding throughput: 1M TR v2.0 reports, 6 hops each, every INT v2.x baseline
+// metadata field (instruction bitmap 0xff80), generated in memory by tools/int-gen.ts and then
+// decoded with one reusable IntReport. Prints reports/s and MB/s (report bytes = UDP payload).
+//
+//   node bench/int-parse.ts [--reports N] [--hops N] [--passes N]
+
+import { createIntReport, decodeIntReport, INT_OK } from '../src/decode/int/index.ts';
+import { encodeReportInto, maxReportSize, reportSeries } from '../tools/int-gen.ts';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+const N = arg('reports', 1_000_000);
+const HOPS = arg('hops', 6);
+const PASSES = arg('passes', 5);
+
+const t0 = performance.now();
+const next = reportSeries({ version: '2.0', hops: HOPS, seed: 7, bitmap: 0xff80 });
+const probeSpec = reportSeries({ version: '2.0', hops: HOPS, seed: 7, bitmap: 0xff80 })(0);
+const probe = new Uint8Array(maxReportSize(probeSpec));
+const slot = encodeReportInto(probe, 0, probeSpec).length + 8; // every report has the same shape
+const buf = new Uint8Array(N * slot);
+const offs = new Int32Array(N);
+const lens = new Int32Array(N);
+let p = 0;
+for (let k = 0; k < N; k++) {
+  const l = encodeReportInto(buf, p, next(k));
+  offs[k] = p;
+  lens[k] = l.length;
+  p += l.length;
+}
+const bytes = p;
+const genMs = performance.now() - t0;
+
+const r = createIntReport(16);
+let check = 0;
+let bad = 0;
+function pass(): number {
+  const s = performance.now();
+  for (let k = 0; k < N; k++) {
+    const st = decodeIntReport(buf, offs[k], lens[k], r);
+    if (st !== INT_OK || r.hopCount !== HOPS) bad++;
+    check += r.hops.switchId[0] + r.hops.hopLatency[HOPS - 1];
+  }
+  return performance.now() - s;
+}
+pass(); // warm-up
+const times: number[] = [];
+for (let i = 0; i < PASSES; i++) times.push(pass());
+times.sort((a, b) => a - b);
+const best = times[0];
+const median = times[Math.floor(times.length / 2)];
+const mb = bytes / 1e6;
+console.log(`generated ${N} TR v2.0 reports (${HOPS} hops, bitmap 0xff80, avg ${(bytes / N).toFixed(1)} B) in ${genMs.toFixed(0)} ms`);
+console.log(`decode best   ${(N / best * 1000 / 1e6).toFixed(2)} M reports/s  ${(mb / best * 1000).toFixed(0)} MB/s  (${best.toFixed(0)} ms)`);
+console.log(`decode median ${(N / median * 1000 / 1e6).toFixed(2)} M reports/s  ${(mb / median * 1000).toFixed(0)} MB/s  (${median.toFixed(0)} ms, ${PASSES} passes)`);
+console.log(`passes (ms): ${times.map((t) => t.toFixed(0)).join(' ')}; errors ${bad}, checksum ${check}`);
+if (bad !== 0) process.exitCode = 1;
