@@ -253,9 +253,14 @@ function jumboLength(b: Uint8Array, at: number, end: number): number {
 // TCP (RFC 9293): sport(2) dport(2) seq(4) ack(4) off/flags(2) window(2) csum(2) urg(2) opts.
 // UDP (RFC 768): sport(2) dport(2) len(2) csum(2).  ICMP/ICMPv6: type(1) code(1) csum(2).
 // `ipEnd` is where the IP header says the datagram ends; payload lengths come from it, not
-// from the captured length, so snaplen-truncated captures count bytes right.
+// from the captured length, so snaplen-truncated captures count bytes right (but never past
+// the frame's length on the wire).
 function decodeTransport(p: Packet, b: Uint8Array, at: number, end: number, ipEnd: number): number {
   const proto = p.proto;
+  // No header describes more bytes than the frame had on the wire: a mirrored GRO/TSO
+  // super-segment cut to 1514 bytes keeps its inner IP length of several thousand.
+  const wireEnd = p.start + p.len > end ? p.start + p.len : end;
+  if (ipEnd > wireEnd) ipEnd = wireEnd;
   if (proto === L.IPPROTO_TCP) {
     if (end - at < 20) return fail(p, TRUNCATED, 'tcp_header_truncated');
     const hl = (b[at + 12] >> 4) * 4;
