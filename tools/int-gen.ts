@@ -18,6 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { exitCodeFor, IntstreamError } from '../src/errors.ts';
 
 export type TrVersion = '0.5' | '1.0' | '2.0';
 export type IntVer = '0.5' | '1.0' | '2.0';
@@ -395,7 +396,15 @@ export function encodeReportInto(buf: Uint8Array, off: number, spec: ReportSpec)
     buf[l4p + 4] = ul >>> 8;
     buf[l4p + 5] = ul & 0xff;
   }
-  if (indivStart >= 0) buf[indivStart + 1] = (end - indivStart - 4) / 4;
+  const shimWords = buf[shim] === 1 ? buf[shim + 2] : buf[shim + 1];
+  if (per / 4 > 31 || (iv === '2.0' ? 12 + stack : iv === '1.0' ? 12 + stack : 16 + stack) / 4 > 255 || shimWords === 0) {
+    throw new IntstreamError('USAGE', `INT stack of ${spec.hops.length} hops x ${per} bytes does not fit the INT length fields`);
+  }
+  if (indivStart >= 0) {
+    const words = (end - indivStart - 4) / 4;
+    if (words > 255) throw new IntstreamError('USAGE', `TR v2.0 individual report of ${words} words exceeds Report Length (255)`);
+    buf[indivStart + 1] = words;
+  }
   return { length: end - off, innerOffset, shimOffset: shim, intEnd };
 }
 
@@ -561,7 +570,7 @@ function parseArgs(argv: string[]): Map<string, string> {
   const m = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    if (!a.startsWith('--')) throw new IntstreamError('USAGE', `unexpected argument ${a}`);
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) m.set(a.slice(2), 'true');
     else {
@@ -575,13 +584,13 @@ function parseArgs(argv: string[]): Map<string, string> {
 async function main(argv: string[]): Promise<void> {
   const a = parseArgs(argv);
   const version = (a.get('version') ?? '2.0') as TrVersion;
-  if (version !== '0.5' && version !== '1.0' && version !== '2.0') throw new Error('--version must be 0.5, 1.0 or 2.0');
+  if (version !== '0.5' && version !== '1.0' && version !== '2.0') throw new IntstreamError('USAGE', '--version must be 0.5, 1.0 or 2.0');
   const hops = Number(a.get('hops') ?? 6);
   const reports = Number(a.get('reports') ?? 1000);
   const seed = Number(a.get('seed') ?? 1);
   const port = Number(a.get('port') ?? 32766);
   const bitmap = a.has('bitmap') ? parseInt(a.get('bitmap') as string, 16) : undefined;
-  if (!(hops >= 0 && hops <= 255) || !(reports >= 0)) throw new Error('bad --hops / --reports');
+  if (!(hops >= 0 && hops <= 255) || !(reports >= 0)) throw new IntstreamError('USAGE', 'bad --hops / --reports');
   const next = reportSeries({ version, hops, seed, bitmap });
   const out = a.get('out');
   const udp = a.get('udp');
@@ -610,13 +619,13 @@ async function main(argv: string[]): Promise<void> {
     sock.close();
     process.stdout.write(`sent ${sent} TR v${version} reports to ${host}:${dport} in ${Date.now() - start} ms\n`);
   } else {
-    throw new Error('give --out FILE.pcap or --udp HOST:PORT');
+    throw new IntstreamError('USAGE', 'give --out FILE.pcap or --udp HOST:PORT');
   }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   main(process.argv.slice(2)).catch((e: unknown) => {
     process.stderr.write(`int-gen: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(2);
+    process.exit(e instanceof IntstreamError ? exitCodeFor(e.code) : 1);
   });
 }
