@@ -38,6 +38,7 @@ function fail(p: Packet, status: typeof TRUNCATED | typeof MALFORMED | typeof UN
 export function decodePacket(p: Packet, buf: Uint8Array, off: number, capLen: number, wireLen: number, ts: number, linkType: number): void {
   p.buf = buf; p.start = off; p.end = off + capLen; p.len = wireLen; p.ts = ts; p.linkType = linkType;
   p.status = OK; p.reason = '';
+  if (linkType === L.LINKTYPE_ETHERNET && decodeCommon(p, buf, off, off + capLen)) return;
   p.ethOff = -1; p.ethType = -1; p.vlanId = -1; p.vlanDepth = 0; p.mplsDepth = 0;
   p.l3 = 0; p.l3Off = -1; p.ipLen = 0; p.proto = -1; p.frag = 0; p.fragOffset = 0; p.l4Off = -1; p.l4PayloadLen = 0;
   p.outerL3 = 0; p.outerL3Off = -1; p.outerProto = -1; p.outerIpLen = 0;
@@ -60,6 +61,57 @@ export function decodePacket(p: Packet, buf: Uint8Array, off: number, capLen: nu
     }
     at = cursor;
   }
+}
+
+/**
+ * The common case in one straight pass: Ethernet, at most one 802.1Q tag, IPv4 without options
+ * and unfragmented, or IPv6 without extension headers, then TCP or UDP (not to a tunnel port),
+ * all captured. Returns false, having written nothing that matters, for anything else: the
+ * general walk then decodes it. Equal results to the general walk are a test
+ * (test/decode/fast-path.test.ts); this exists for speed alone (bench/newconn.ts).
+ */
+function decodeCommon(p: Packet, b: Uint8Array, off: number, end: number): boolean {
+  let o = off + 14;
+  let type = (b[off + 12] << 8) | b[off + 13];
+  let vlanId = -1, vlanDepth = 0;
+  if (type === L.ETHERTYPE_VLAN) {
+    vlanId = ((b[o] << 8) | b[o + 1]) & 0x0fff;
+    type = (b[o + 2] << 8) | b[o + 3];
+    vlanDepth = 1;
+    o += 4;
+  }
+  let l3: number, proto: number, l4: number, ipEnd: number, ipLen: number;
+  if (type === L.ETHERTYPE_IPV4) {
+    if (end - o < 40 || b[o] !== 0x45 || (b[o + 6] & 0x3f) !== 0 || b[o + 7] !== 0) return false;
+    l3 = 4; proto = b[o + 9]; l4 = o + 20;
+    const total = (b[o + 2] << 8) | b[o + 3];
+    if (total < 20) return false;
+    ipEnd = o + total; ipLen = total;
+  } else if (type === L.ETHERTYPE_IPV6) {
+    if (end - o < 60 || b[o] >> 4 !== 6) return false;
+    const plen = (b[o + 4] << 8) | b[o + 5];
+    if (plen === 0) return false; // jumbogram: the general walk reads the hop-by-hop option
+    l3 = 6; proto = b[o + 6]; l4 = o + 40; ipEnd = o + 40 + plen; ipLen = plen + 40;
+  } else return false;
+  const wireEnd = p.start + p.len > end ? p.start + p.len : end;
+  if (ipEnd > wireEnd) ipEnd = wireEnd;
+  let pl: number;
+  if (proto === L.IPPROTO_TCP) {
+    const hl = (b[l4 + 12] >> 4) * 4;
+    if (hl < 20) return false;
+    pl = ipEnd - l4 - hl;
+  } else if (proto === L.IPPROTO_UDP) {
+    if (end - l4 < 8) return false;
+    const sport = (b[l4] << 8) | b[l4 + 1], dport = (b[l4 + 2] << 8) | b[l4 + 3];
+    if (dport === L.UDP_PORT_VXLAN || dport === L.UDP_PORT_VXLAN_LINUX || sport === L.UDP_PORT_VXLAN || dport === L.UDP_PORT_GENEVE || sport === L.UDP_PORT_GENEVE) return false;
+    pl = ipEnd - l4 - 8;
+  } else return false;
+  p.ethOff = off; p.ethType = type; p.vlanId = vlanId; p.vlanDepth = vlanDepth; p.mplsDepth = 0;
+  p.l3 = l3; p.l3Off = o; p.ipLen = ipLen; p.proto = proto;
+  p.frag = 0; p.fragOffset = 0; p.l4Off = l4; p.l4PayloadLen = pl > 0 ? pl : 0;
+  p.outerL3 = 0; p.outerL3Off = -1; p.outerProto = -1; p.outerIpLen = 0;
+  p.tunnelType = 0; p.tunnelDepth = 0; p.tunnelId = -1;
+  return true;
 }
 
 // ---- link layer -------------------------------------------------------------------------

@@ -165,12 +165,118 @@ export function parseFilter(src: string): FilterAst {
 
 export type PacketPredicate = (p: Packet) => boolean;
 
-/** Compiles a parsed filter into a predicate. Address tests read raw bytes: no strings. */
+/**
+ * Compiles a parsed filter into one straight-line JavaScript function over the packet's bytes
+ * (as a BPF JIT would): no closure call per test node. Only numbers and byte values parsed from
+ * the filter reach the generated source. Fields without a byte-level form call their getter.
+ * HOT PATH (bench/newconn.ts): this is the pushed-down filter.
+ */
 export function compileFilter(ast: FilterAst): PacketPredicate {
+  const getters: ((p: Packet) => unknown)[] = [];
+  let body: string;
+  try {
+    body = gen(ast, getters);
+  } catch {
+    return interpretFilter(ast);
+  }
+  const fn = new Function('getters', `"use strict"; return function filter(p) { const b = p.buf, l4 = p.l4Off; return ${body}; };`);
+  return fn(getters) as PacketPredicate;
+}
+
+/** Byte-level value of a field, assuming its layer is present (see GEN_PRESENT). */
+const GEN_VALUE: Record<string, string> = {
+  'tcp.flags': '(((b[l4 + 12] & 15) << 8) | b[l4 + 13])',
+  'tcp.syn': '((b[l4 + 13] >> 1) & 1)',
+  'tcp.ack_flag': '((b[l4 + 13] >> 4) & 1)',
+  'tcp.fin': '(b[l4 + 13] & 1)',
+  'tcp.rst': '((b[l4 + 13] >> 2) & 1)',
+  'tcp.psh': '((b[l4 + 13] >> 3) & 1)',
+  'tcp.urg': '((b[l4 + 13] >> 5) & 1)',
+  'tcp.sport': '((b[l4] << 8) | b[l4 + 1])',
+  'tcp.dport': '((b[l4 + 2] << 8) | b[l4 + 3])',
+  'tcp.seq': '(((b[l4 + 4] << 24) | (b[l4 + 5] << 16) | (b[l4 + 6] << 8) | b[l4 + 7]) >>> 0)',
+  'tcp.window': '((b[l4 + 14] << 8) | b[l4 + 15])',
+  'tcp.payload_len': 'p.l4PayloadLen',
+  'udp.sport': '((b[l4] << 8) | b[l4 + 1])',
+  'udp.dport': '((b[l4 + 2] << 8) | b[l4 + 3])',
+  'udp.payload_len': 'p.l4PayloadLen',
+  'icmp.type': 'b[l4]',
+  'icmp.code': 'b[l4 + 1]',
+  'ip.version': 'p.l3',
+  'ip.proto': 'p.proto',
+  'ip.len': 'p.ipLen',
+  'len': 'p.len',
+  'caplen': '(p.end - p.start)',
+  'ts': 'p.ts',
+  'source': 'p.source',
+  'vlan.id': 'p.vlanId',
+};
+const GEN_PRESENT: Record<string, string> = {
+  tcp: '(p.proto === 6 && l4 >= 0)',
+  udp: '(p.proto === 17 && l4 >= 0)',
+  icmp: '((p.proto === 1 || p.proto === 58) && l4 >= 0)',
+  ip: '(p.l3 !== 0)',
+  vlan: '(p.vlanDepth > 0)',
+};
+
+function gen(ast: FilterAst, getters: ((p: Packet) => unknown)[]): string {
   switch (ast.kind) {
-    case 'and': { const a = compileFilter(ast.left), b = compileFilter(ast.right); return (p) => a(p) && b(p); }
-    case 'or': { const a = compileFilter(ast.left), b = compileFilter(ast.right); return (p) => a(p) || b(p); }
-    case 'not': { const a = compileFilter(ast.expr); return (p) => !a(p); }
+    case 'and': return `(${gen(ast.left, getters)} && ${gen(ast.right, getters)})`;
+    case 'or': return `(${gen(ast.left, getters)} || ${gen(ast.right, getters)})`;
+    case 'not': return `!${gen(ast.expr, getters)}`;
+    case 'in': return `(${ast.values.map((v) => gen({ kind: 'test', field: ast.field, op: '==', value: v }, getters)).join(' || ')})`;
+    case 'test': {
+      const { field, mask, op, value } = ast;
+      if (value?.kind === 'string') throw new Error('interpreted');
+      if (value?.kind === 'net') {
+        if (!/^(outer\.)?ip\.(src|dst)$/.test(field.name)) return 'false';
+        const outer = field.name.startsWith('outer.');
+        const fam = outer ? 'p.outerL3' : 'p.l3';
+        const base = outer ? 'p.outerL3Off' : 'p.l3Off';
+        const src = field.name.endsWith('src');
+        const at = value.family === 4 ? (src ? 12 : 16) : (src ? 8 : 24);
+        const full = value.prefix >> 3, rem = value.prefix & 7;
+        const parts = [`${fam} === ${value.family}`];
+        for (let k = 0; k < full; k++) parts.push(`b[${base} + ${at + k}] === ${value.bytes[k]}`);
+        if (rem) {
+          const m = (0xff << (8 - rem)) & 0xff;
+          parts.push(`(b[${base} + ${at + full}] & ${m}) === ${value.bytes[full] & m}`);
+        }
+        const match = `(${parts.join(' && ')})`;
+        return op === '!=' ? `(${fam} !== 0 && !${match})` : match;
+      }
+      const layer = field.name.split('.')[0];
+      let present: string, val: string;
+      if (GEN_VALUE[field.name] && (GEN_PRESENT[layer] || !field.name.includes('.'))) {
+        present = GEN_PRESENT[layer] ?? 'true';
+        val = GEN_VALUE[field.name];
+      } else {
+        if (field.type === 'string' || field.type === 'mac' || field.type === 'ip') {
+          if (op || value) throw new Error('interpreted');
+          getters.push(field.get);
+          return `(getters[${getters.length - 1}](p) !== undefined)`;
+        }
+        getters.push(field.get);
+        const g = `getters[${getters.length - 1}](p)`;
+        present = `(${g} !== undefined)`;
+        val = `(+${g})`;
+      }
+      if (!op || !value) return `(${present} && ${val} !== 0)`;
+      const want = value.kind === 'bool' ? (value.value ? 1 : 0) : value.value;
+      if (!Number.isFinite(want)) throw new Error('interpreted');
+      const lhs = mask === undefined ? val : `(${val} & ${mask})`;
+      const cmp = op === '==' ? '===' : op === '!=' ? '!==' : op;
+      return `(${present} && ${lhs} ${cmp} ${want})`;
+    }
+  }
+}
+
+/** The same filter evaluated by walking the tree: the reference the compiled form is tested against. */
+export function interpretFilter(ast: FilterAst): PacketPredicate {
+  switch (ast.kind) {
+    case 'and': { const a = interpretFilter(ast.left), b = interpretFilter(ast.right); return (p) => a(p) && b(p); }
+    case 'or': { const a = interpretFilter(ast.left), b = interpretFilter(ast.right); return (p) => a(p) || b(p); }
+    case 'not': { const a = interpretFilter(ast.expr); return (p) => !a(p); }
     case 'in': {
       const tests = ast.values.map((v) => compileTest(ast.field, undefined, '==', v));
       if (tests.length === 1) return tests[0];

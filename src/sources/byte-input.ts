@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { IntstreamError } from '../errors.ts';
 
@@ -8,6 +9,12 @@ import { IntstreamError } from '../errors.ts';
 export interface ByteInput {
   /** Reads up to `len` bytes into `buf` at `off`; resolves 0 at end of input. */
   read(buf: Uint8Array, off: number, len: number): Promise<number>;
+  /**
+   * Synchronous read, where the input allows it (regular files). Reading a file from the page
+   * cache in small synchronous chunks is about twice as fast as libuv's thread-pool reads, and
+   * the chunk stays in the CPU cache for the parser (bench/newconn.ts).
+   */
+  readSync?(buf: Uint8Array, off: number, len: number): number;
   /** Total size in bytes when known (files), else undefined. */
   readonly size: number | undefined;
   close(): Promise<void>;
@@ -35,6 +42,11 @@ export async function openFileInput(path: string): Promise<ByteInput> {
       pos += bytesRead;
       return bytesRead;
     },
+    readSync: st.isFile() ? (buf, off, len) => {
+      const n = readSync(fh.fd, buf, off, len, pos);
+      pos += n;
+      return n;
+    } : undefined,
     close: () => fh.close(),
   };
 }
