@@ -6,7 +6,8 @@
 //
 // Options: --version 0.5|1.0|2.0 (report version; the INT version is paired unless --int-version),
 // --hops N, --reports N, --seed N, --port N (report UDP port, default 32766), --bitmap HEX
-// (instruction bitmap, default all baseline metadata of that INT version), --out FILE.pcap or
+// (instruction bitmap, default all baseline metadata of that INT version), --paths N (number of
+// distinct switch paths drawn from the seed, default 16), --out FILE.pcap or
 // --udp HOST:PORT with --rate N reports/s (the count is bounded by --reports).
 //
 // Layouts follow the same spec sections as the decoder (see src/decode/int/*.ts comments):
@@ -590,8 +591,10 @@ async function main(argv: string[]): Promise<void> {
   const seed = Number(a.get('seed') ?? 1);
   const port = Number(a.get('port') ?? 32766);
   const bitmap = a.has('bitmap') ? parseInt(a.get('bitmap') as string, 16) : undefined;
+  const paths = Number(a.get('paths') ?? 16);
+  if (!(paths >= 1)) throw new IntstreamError('USAGE', 'bad --paths');
   if (!(hops >= 0 && hops <= 255) || !(reports >= 0)) throw new IntstreamError('USAGE', 'bad --hops / --reports');
-  const next = reportSeries({ version, hops, seed, bitmap });
+  const next = reportSeries({ version, hops, seed, bitmap, paths });
   const out = a.get('out');
   const udp = a.get('udp');
   if (out !== undefined) {

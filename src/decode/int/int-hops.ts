@@ -2,7 +2,8 @@
 //
 // Layout decisions, one table per spec version (bit 0 is the MSB of the 16-bit bitmap):
 //
-// INT v0.5, "INT Metadata Header Format" / instruction bitmap: every instruction is 4 bytes.
+// INT v0.5 §4.7 "INT Hop-by-Hop Metadata Header Format", instruction bitmap: every instruction
+//   is 4 bytes.
 //   bit0 switch id, bit1 ingress port id (16) + egress port id (16), bit2 hop latency,
 //   bit3 queue id (8) + queue occupancy (24), bit4 ingress timestamp (4 B), bit5 egress
 //   timestamp (4 B), bit6 queue id (8) + queue congestion status (24), bit7 egress port tx

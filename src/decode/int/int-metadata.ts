@@ -1,6 +1,6 @@
 // INT metadata header (INT-MD / INT-MX) and the metadata stack behind it.
 //
-// INT v0.5 "INT Metadata Header Format" (8 bytes):
+// INT v0.5 §4.7 "INT Hop-by-Hop Metadata Header Format" (8 bytes):
 //   Ver (2b) = 0 | Rep (2b) | C | E | R (5b) | InsCnt (5b) | Max Hop Count (8b) |
 //   Total Hop Count (8b) | Instruction Bitmap (16b) | Reserved (16b)
 //   Each hop adds InsCnt * 4 bytes; Total Hop Count hops are on the stack.

@@ -1,10 +1,10 @@
 // INT shim header for INT over TCP/UDP (the 4 bytes right after the L4 header).
 //
-// INT v0.5 "INT over TCP/UDP": Type (8b, 1 = hop-by-hop) | Reserved (8b) | Length (8b) |
+// INT v0.5 §4.6.1 "INT over TCP/UDP": Type (8b, 1 = hop-by-hop) | Reserved (8b) | Length (8b) |
 //   Reserved (8b). Length counts the shim, the INT metadata header, the metadata stack AND the
 //   4-byte INT tail header (Next Proto 8b | Dest Port 16b | DSCP 8b) that follows the stack.
 //   (The capture serkantul int_report.pcap has Length 7 = shim 1 + header 2 + 3 hops + tail 1.)
-// INT v1.0 §4.6 Header Location, "INT over TCP/UDP": Type (8b) | Reserved (8b) | Length (8b) |
+// INT v1.0 §4.6.1 "INT over TCP/UDP" (§4.6 Header Location): Type (8b) | Reserved (8b) | Length (8b) |
 //   DSCP (6b) R R. No tail. Length counts the shim, metadata header and stack (INT v2.1 §5.6.2
 //   notes "the length of the shim header (1 word) is NOT counted since INT version 2.0").
 // INT v2.0/v2.1 §5.6.2 "INT over TCP/UDP": Type (4b) | NPT (2b) | R R | Length (8b) |
