@@ -7,8 +7,8 @@
  * let the test pick the occurrence it means, guided by `frame.protocols`).
  *
  * Output is cached under $TMPDIR/intstream-tshark-cache, keyed by the file's path, size and
- * mtime, the tshark version and the command line, so that a second run of the suite does not
- * start tshark at all.
+ * mtime (by its contents when under 1 MB), the tshark version and the command line, so that a
+ * second run of the suite does not start tshark at all.
  *
  * Preferences: reassembly is off (IPv4/IPv6 defragmentation, TCP desegmentation), so each frame
  * is dissected on its own like intstream does; sequence numbers come from `tcp.seq_raw`; no name
@@ -106,8 +106,12 @@ export async function tsharkText(file: string): Promise<string> {
   const abs = resolve(file);
   const st = statSync(abs);
   const a = args(abs);
+  // Small files (synthetic ones written to fresh temp dirs) are keyed by their contents.
+  const id = st.size < (1 << 20)
+    ? createHash('sha256').update(readFileSync(abs)).digest('hex')
+    : JSON.stringify([abs, st.size, st.mtimeMs]);
   const key = createHash('sha256')
-    .update(JSON.stringify([abs, st.size, st.mtimeMs, tsharkVersion(), a]))
+    .update(JSON.stringify([id, tsharkVersion(), args('FILE')]))
     .digest('hex').slice(0, 32);
   mkdirSync(cacheDir, { recursive: true });
   const out = join(cacheDir, `${key}.tsv`);
