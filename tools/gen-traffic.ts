@@ -122,7 +122,7 @@ class PcapOut {
     const data = this.chunk.subarray(0, this.used);
     this.chunk = Buffer.alloc(this.chunk.length);
     this.used = 0;
-    if (!this.s.write(data)) await new Promise((r) => this.s.once('drain', r));
+    if (!this.s.write(data)) await new Promise<void>((r) => this.s.once('drain', () => r()));
   }
   async close(): Promise<void> {
     await this.flush();

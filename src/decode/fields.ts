@@ -6,7 +6,8 @@
 import type { Packet } from './packet.ts';
 
 export type FieldValue = number | boolean | string | undefined;
-export type FieldType = 'number' | 'bool' | 'ip' | 'mac' | 'string';
+/** 'layer' fields are presence tests named after a protocol (`tcp`, `ip`), as in Wireshark. */
+export type FieldType = 'number' | 'bool' | 'ip' | 'mac' | 'string' | 'layer';
 
 export interface FieldDef {
   readonly name: string;
@@ -16,6 +17,13 @@ export interface FieldDef {
 }
 
 const defs = {
+  'eth': { type: 'layer', doc: 'the packet has an Ethernet header', get: (p: Packet) => p.ethOff >= 0 },
+  'vlan': { type: 'layer', doc: 'the frame has an 802.1Q/802.1ad tag', get: (p: Packet) => p.vlanDepth > 0 },
+  'ip': { type: 'layer', doc: 'the packet has an IPv4 or IPv6 header', get: (p: Packet) => p.l3 !== 0 },
+  'tcp': { type: 'layer', doc: 'the packet has a TCP header', get: (p: Packet) => p.tcp !== null },
+  'udp': { type: 'layer', doc: 'the packet has a UDP header', get: (p: Packet) => p.udp !== null },
+  'icmp': { type: 'layer', doc: 'the packet has an ICMP or ICMPv6 header', get: (p: Packet) => p.icmp !== null },
+  'tunnel': { type: 'layer', doc: 'the packet was tunnelled (fields are the inner packet\'s)', get: (p: Packet) => p.tunnelDepth > 0 },
   'ts': { type: 'number', doc: 'timestamp, seconds since the Unix epoch (float)', get: (p: Packet) => p.ts },
   'len': { type: 'number', doc: 'length on the wire, bytes', get: (p: Packet) => p.len },
   'caplen': { type: 'number', doc: 'captured length, bytes', get: (p: Packet) => p.end - p.start },

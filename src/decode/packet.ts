@@ -241,6 +241,7 @@ export class Packet {
   toJSON(): Record<string, FieldValue> {
     const o: Record<string, FieldValue> = {};
     for (const d of FIELDS.values()) {
+      if (d.type === 'layer') continue;
       const v = d.get(this);
       if (v !== undefined) o[d.name] = v;
     }

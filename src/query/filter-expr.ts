@@ -45,6 +45,7 @@ function tokenize(src: string): Token[] {
   let pos = 0;
   while (pos < src.length) {
     if (/^\s*$/.test(src.slice(pos))) break;
+    while (/\s/.test(src[pos])) pos++;
     re.lastIndex = pos;
     const m = re.exec(src);
     if (!m) throw syntax(src, pos, `unexpected character '${src[pos]}'`);
@@ -246,6 +247,7 @@ function gen(ast: FilterAst, getters: ((p: Packet) => unknown)[]): string {
         return op === '!=' ? `(${fam} !== 0 && !${match})` : match;
       }
       const layer = field.name.split('.')[0];
+      if (field.type === 'layer' && GEN_PRESENT[field.name] && !op) return GEN_PRESENT[field.name];
       let present: string, val: string;
       if (GEN_VALUE[field.name] && (GEN_PRESENT[layer] || !field.name.includes('.'))) {
         present = GEN_PRESENT[layer] ?? 'true';
