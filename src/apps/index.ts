@@ -6,6 +6,18 @@ import type { TaskDefinition } from '../query/task.ts';
 
 const loaders: Record<string, () => Promise<{ default: TaskDefinition<any> }>> = {
   'tcp-new-conn': () => import('./tcp-new-conn.ts'),
+  'sketch-gen': () => import('./sketch-gen.ts'),
+  'port-scan': () => import('./port-scan.ts'),
+  'super-spreader': () => import('./super-spreader.ts'),
+  'tcp-retrans': () => import('./tcp-retrans.ts'),
+  'syn-flood': () => import('./syn-flood.ts'),
+  'slowloris': () => import('./slowloris.ts'),
+  'heavy-hitter': () => import('./heavy-hitter.ts'),
+  'tcp-incomplete': () => import('./tcp-incomplete.ts'),
+  'split': () => import('./split.ts'),
+  'cryptomining': () => import('./cryptomining.ts'),
+  'rtt': () => import('./rtt.ts'),
+  'ddos': () => import('./ddos.ts'),
 };
 
 export function builtinNames(): string[] {

@@ -13,6 +13,7 @@ import { sourceHelp } from '../sources/source-spec.ts';
 import { n, parseDuration, rate } from './format.ts';
 import { loadTask } from './load-task.ts';
 import { transportFor } from '../transport/transport-spec.ts';
+import { createProber } from '../probe/send-probe.ts';
 
 function collectRepeat(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -30,6 +31,8 @@ export function runCommand(): Command {
     .option('--stats <file>', 'write run counters as JSON to FILE (items read, malformed by reason, filtered, local/global out, data reduction)')
     .option('--transport <spec>', 'memory (default) or kafka://HOST:PORT between the stages', 'memory')
     .option('--lateness <duration>', 'event-time lateness allowed before a window closes', '0s')
+    .option('--allow-probe <cidr>', 'network this agent may probe (repeatable; none: probing off)', collectRepeat, [])
+    .option('--probe-rate <rate>', 'at most this many probes a second, e.g. 10/s', '10/s')
     .option('-q, --quiet', 'no progress line and no closing summary on stderr')
     .addHelpText('after', `
 Sources:
@@ -39,7 +42,8 @@ Examples:
   $ intstream run tcp-new-conn --source pcap:samples/demo.pcap
   $ intstream run tcp-new-conn -s pcap:a.pcap -s pcap:b.pcap -p threshold=50 --format jsonl
   $ tcpdump -w - -i eth0 | intstream run tcp-new-conn --source -
-  $ intstream run ./my-task.ts --source pcap:capture.pcapng --window 1m --stats stats.json`)
+  $ intstream run ./my-task.ts --source pcap:capture.pcapng --window 1m --stats stats.json
+  $ intstream run rtt -s live:eth0 -p targets=10.0.0.1,10.0.0.2 --allow-probe 10.0.0.0/24 --probe-rate 5/s`)
     .action(async (task: string, o: Record<string, any>) => {
       const window = parseDuration(o.window);
       if (!(window > 0)) throw new IntstreamError('USAGE', `--window ${o.window}: not a positive duration`, 'e.g. 10s, 500ms, 1m');
@@ -53,6 +57,9 @@ Examples:
       }
       const sources = o.source as string[];
       if (sources.length === 0) throw new IntstreamError('USAGE', 'no --source given', 'e.g. intstream run tcp-new-conn --source pcap:samples/demo.pcap');
+      const probeRate = /^\s*([\d.]+)\s*(?:\/\s*s)?\s*$/.exec(String(o.probeRate));
+      if (!probeRate || !(Number(probeRate[1]) > 0)) throw new IntstreamError('USAGE', `--probe-rate ${o.probeRate}: expected probes a second, e.g. 10/s`);
+      const sendProbe = createProber({ allow: o.allowProbe as string[], ratePerSec: Number(probeRate[1]) });
       const { def } = await loadTask(task);
       const outStream = o.out ? createWriteStream(o.out) : process.stdout;
       const sink: Sink = o.format === 'jsonl' ? new JsonlSink(outStream, !!o.out) : new TableSink(outStream, process.stdout.columns || 120);
@@ -60,7 +67,7 @@ Examples:
       let stats: RunStats;
       try {
         stats = await runTask({
-          task: def, params, sources, window, lateness,
+          task: def, params, sources, window, lateness, sendProbe,
           transport: transportFor(o.transport),
           onResult: (r) => sink.write(r),
           onProgress: showProgress ? (p) => {
