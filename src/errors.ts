@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'USAGE' // bad command line
   | 'TASK_INVALID' // a query file that does not load or validate
   | 'TASK_NOT_FOUND'
+  | 'TASK_FAILED' // the task's own code threw while running
   | 'FILTER_SYNTAX' // a declarative filter that does not parse
   | 'SOURCE_SPEC' // a --source that does not parse
   | 'CAPTURE_HEADER' // a capture file whose header is not pcap/pcapng or is corrupt

@@ -26,7 +26,7 @@ function hookApiName(): void {
 }
 
 /** file:line of the first stack frame inside `file`, if any. */
-function locate(e: unknown, file: string): string {
+export function locate(e: unknown, file: string): string {
   const text = `${(e as Error)?.stack ?? ''}`;
   const url = pathToFileURL(file).href;
   for (const cand of [url, file]) {

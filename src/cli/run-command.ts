@@ -11,7 +11,7 @@ import type { Sink } from '../sinks/sink.ts';
 import { TableSink } from '../sinks/table-sink.ts';
 import { sourceHelp } from '../sources/source-spec.ts';
 import { n, parseDuration, rate } from './format.ts';
-import { loadTask } from './load-task.ts';
+import { loadTask, locate } from './load-task.ts';
 import { transportFor } from '../transport/transport-spec.ts';
 import { createProber } from '../probe/send-probe.ts';
 
@@ -60,7 +60,7 @@ Examples:
       const probeRate = /^\s*([\d.]+)\s*(?:\/\s*s)?\s*$/.exec(String(o.probeRate));
       if (!probeRate || !(Number(probeRate[1]) > 0)) throw new IntstreamError('USAGE', `--probe-rate ${o.probeRate}: expected probes a second, e.g. 10/s`);
       const sendProbe = createProber({ allow: o.allowProbe as string[], ratePerSec: Number(probeRate[1]) });
-      const { def } = await loadTask(task);
+      const { def, file } = await loadTask(task);
       const outStream = o.out ? createWriteStream(o.out) : process.stdout;
       const sink: Sink = o.format === 'jsonl' ? new JsonlSink(outStream, !!o.out) : new TableSink(outStream, process.stdout.columns || 120);
       const showProgress = !o.quiet && process.stderr.isTTY;
@@ -75,6 +75,11 @@ Examples:
             process.stderr.write(`\r${n(p.packets)} packets  ${rate(p.packets / (p.elapsedMs / 1000))}pkt/s${pct}   `);
           } : undefined,
         });
+      } catch (e) {
+        if (e instanceof IntstreamError) throw e;
+        // The task's own code threw: point at the line in the query file.
+        const err = e as Error;
+        throw new IntstreamError('TASK_FAILED', `${locate(e, file)}: task ${def.name} failed: ${err?.name ?? 'Error'}: ${err?.message ?? e}`);
       } finally {
         if (showProgress) process.stderr.write('\r\x1b[K');
         await sink.close();
