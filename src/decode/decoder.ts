@@ -98,7 +98,7 @@ function decodeCommon(p: Packet, b: Uint8Array, off: number, end: number): boole
   let pl: number;
   if (proto === L.IPPROTO_TCP) {
     const hl = (b[l4 + 12] >> 4) * 4;
-    if (hl < 20) return false;
+    if (hl < 20 || end - l4 < hl) return false; // options cut: the general walk says truncated
     pl = ipEnd - l4 - hl;
   } else if (proto === L.IPPROTO_UDP) {
     if (end - l4 < 8) return false;
@@ -257,6 +257,7 @@ function decodeIpv6(p: Packet, b: Uint8Array, off: number, end: number): number 
   let payloadLen = u16(b, off + 4);
   let nh = b[off + 6];
   p.proto = nh;
+  p.ipLen = payloadLen + 40; // known from the fixed header, even if the chain below is cut
   let at = off + 40;
   for (;;) {
     if (L.IPV6_EXT_GENERIC[nh] === 1) {
@@ -320,6 +321,8 @@ function decodeTransport(p: Packet, b: Uint8Array, at: number, end: number, ipEn
     p.l4Off = at;
     const pl = ipEnd - at - hl;
     p.l4PayloadLen = pl > 0 ? pl : 0;
+    // Options cut (a short snaplen): a truncated header, whose fixed fields stay readable.
+    if (end - at < hl) return fail(p, TRUNCATED, 'tcp_options_truncated');
     return NEXT_NONE;
   }
   if (proto === L.IPPROTO_UDP) {
@@ -330,8 +333,8 @@ function decodeTransport(p: Packet, b: Uint8Array, at: number, end: number, ipEn
     // Tunnels by well-known port on either side (encapsulators pick the source port freely,
     // and some send from the tunnel port); each header is checked before the walk goes in.
     const sport = u16(b, at), dport = u16(b, at + 2);
-    if (dport === L.UDP_PORT_VXLAN || dport === L.UDP_PORT_VXLAN_LINUX || sport === L.UDP_PORT_VXLAN) return decodeVxlan(p, b, at + 8, end);
-    if (dport === L.UDP_PORT_GENEVE || sport === L.UDP_PORT_GENEVE) return decodeGeneve(p, b, at + 8, end);
+    if (dport === L.UDP_PORT_VXLAN || dport === L.UDP_PORT_VXLAN_LINUX || sport === L.UDP_PORT_VXLAN) return decodeVxlan(p, b, at + 8, end, ipEnd);
+    if (dport === L.UDP_PORT_GENEVE || sport === L.UDP_PORT_GENEVE) return decodeGeneve(p, b, at + 8, end, ipEnd);
     return NEXT_NONE;
   }
   if (proto === L.IPPROTO_ICMP || proto === L.IPPROTO_ICMPV6) {
@@ -399,9 +402,11 @@ function decodeErspan(p: Packet, b: Uint8Array, at: number, end: number, type3: 
 
 // ---- VXLAN (RFC 7348) -------------------------------------------------------------------
 // flags(1, I=0x08) reserved(3) VNI(3) reserved(1), then an Ethernet frame.  A header without
-// the I flag is not taken as VXLAN: the packet stays plain UDP.
-function decodeVxlan(p: Packet, b: Uint8Array, at: number, end: number): number {
-  if (end - at < 8 || (b[at] & 0x08) === 0) return NEXT_NONE;
+// the I flag is not taken as VXLAN: the packet stays plain UDP.  A header cut by the capture
+// where the datagram has room for one is a truncated VXLAN header, not a plain UDP payload.
+function decodeVxlan(p: Packet, b: Uint8Array, at: number, end: number, ipEnd: number): number {
+  if (end - at >= 1 && (b[at] & 0x08) === 0) return NEXT_NONE;
+  if (end - at < 8) return ipEnd - at >= 8 ? fail(p, TRUNCATED, 'vxlan_header_truncated') : NEXT_NONE;
   if (!enterTunnel(p, L.TUNNEL_VXLAN)) return NEXT_NONE;
   p.tunnelId = (b[at + 4] << 16) | (b[at + 5] << 8) | b[at + 6];
   cursor = at + 8;
@@ -410,13 +415,14 @@ function decodeVxlan(p: Packet, b: Uint8Array, at: number, end: number): number 
 
 // ---- Geneve (RFC 8926) ------------------------------------------------------------------
 // ver(2) opt_len(6, 4-byte units) O C rsvd(6) protocol(2) VNI(3) reserved(1) options.
-function decodeGeneve(p: Packet, b: Uint8Array, at: number, end: number): number {
-  if (end - at < 8 || b[at] >> 6 !== 0) return NEXT_NONE;
+function decodeGeneve(p: Packet, b: Uint8Array, at: number, end: number, ipEnd: number): number {
+  if (end - at >= 1 && b[at] >> 6 !== 0) return NEXT_NONE;
+  if (end - at < 8) return ipEnd - at >= 8 ? fail(p, TRUNCATED, 'geneve_header_truncated') : NEXT_NONE; // as VXLAN
   const hl = 8 + (b[at] & 0x3f) * 4;
   const proto = u16(b, at + 2);
   if (!enterTunnel(p, L.TUNNEL_GENEVE)) return NEXT_NONE;
+  p.tunnelId = (b[at + 4] << 16) | (b[at + 5] << 8) | b[at + 6]; // in the fixed header
   if (end - at < hl) return fail(p, TRUNCATED, 'geneve_options_truncated');
-  p.tunnelId = (b[at + 4] << 16) | (b[at + 5] << 8) | b[at + 6];
   cursor = at + hl;
   if (proto === L.GRE_TEB) return NEXT_ETH;
   if (proto === L.ETHERTYPE_IPV4 || proto === L.ETHERTYPE_IPV6) return proto;
@@ -433,6 +439,7 @@ function decodeIeee80211(p: Packet, b: Uint8Array, at: number, end: number): num
   let hl = 24;
   if ((fc1 & 3) === 3) hl += 6;
   if (fc0 & 0x80) hl += 2;
+  if (end - at < hl) return fail(p, TRUNCATED, 'ieee80211_header_truncated');
   if (fc1 & 0x40) return NEXT_NONE; // protected (encrypted) payload
   const llc = at + hl;
   if (end - llc < 8) return fail(p, TRUNCATED, 'llc_snap_truncated');

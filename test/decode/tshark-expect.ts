@@ -15,7 +15,8 @@
  *    know). `Expectation.deeper` says whether tshark found IP or transport layers past that
  *    point, so that a test can insist this happens only where it is a known, legitimate gap.
  * A tunnel (GRE, ERSPAN, VXLAN, Geneve, IP in IP) makes the first IP header `outer.ip.*` and the
- * last one `ip.*`; transport fields belong to the innermost IP header only.
+ * IP header inside the innermost tunnel `ip.*` (none when that one is cut off); transport fields
+ * belong to that innermost IP header only.
  */
 import { fileURLToPath } from 'node:url';
 import { readdirSync } from 'node:fs';
@@ -34,13 +35,14 @@ export function captureFiles(dirs: string[]): string[] {
 
 /** The fields compared per packet, by their DESIGN.md names. */
 export const COMPARED = [
-  'ip.version', 'ip.src', 'ip.dst', 'ip.proto',
-  'tcp.sport', 'tcp.dport', 'tcp.flags', 'tcp.seq', 'tcp.payload_len',
-  'udp.sport', 'udp.dport', 'icmp.type', 'vlan.id',
-  'outer.ip.src', 'outer.ip.dst', 'outer.ip.proto',
+  'eth.src', 'eth.dst', 'vlan.id',
+  'ip.version', 'ip.src', 'ip.dst', 'ip.proto', 'ip.len', 'ip.ttl', 'ip.tos', 'ip.fragment',
+  'tcp.sport', 'tcp.dport', 'tcp.flags', 'tcp.seq', 'tcp.ack', 'tcp.window', 'tcp.payload_len',
+  'udp.sport', 'udp.dport', 'udp.len', 'icmp.type', 'icmp.code',
+  'outer.ip.src', 'outer.ip.dst', 'outer.ip.proto', 'tunnel.id',
 ] as const satisfies readonly FieldName[];
 
-export type Compared = Partial<Record<(typeof COMPARED)[number], number | string>>;
+export type Compared = Partial<Record<(typeof COMPARED)[number], number | string | boolean>>;
 
 /** Protocols (tshark names) that intstream decodes and walks through. */
 export const SUPPORTED = new Set([
@@ -94,10 +96,13 @@ export function expectFromTshark(t: Pick<TsharkPacket, 'protocols' | 'f'>): Expe
     return t.f[field][i];
   };
   const num = (field: TsharkField): number => Number(take(field));
-  interface Ip { version: number; src: string; dst: string; proto: number }
+  interface Ip { version: number; src: string; dst: string; proto: number; len: number; ttl: number; tos: number; fragment: boolean; later: boolean }
   const ips: Ip[] = [];
   let vlan: number | undefined;
-  let tunnelAt = -1; // index into ips of the first inner header
+  let eth: { src: string; dst: string } | undefined;
+  let tunnelId: number | undefined;
+  let tunnelled = false;
+  let innerFrom = 0; // index into ips of the first header inside the innermost tunnel
   let l4: Compared | undefined;
   const pr = t.protocols;
   let stopIndex = pr.length;
@@ -105,17 +110,43 @@ export function expectFromTshark(t: Pick<TsharkPacket, 'protocols' | 'f'>): Expe
   walk: for (let i = 0; i < pr.length; i++) {
     const name = pr[i];
     if (!SUPPORTED.has(name)) { stopIndex = i; stop = 'unsupported'; break; }
-    const enterTunnel = () => { if (tunnelAt < 0) tunnelAt = ips.length; l4 = undefined; };
+    const enterTunnel = () => { tunnelled = true; innerFrom = ips.length; l4 = undefined; };
     switch (name) {
-      case 'eth': vlan = undefined; break; // a new (inner) frame: its own tags count
+      case 'eth': // a new (inner) frame: its own tags count
+        vlan = undefined;
+        eth = { src: take('eth.src')!, dst: take('eth.dst')! };
+        break;
       case 'vlan': { const v = num('vlan.id'); if (vlan === undefined) vlan = v; break; }
       case 'ieee8021ad': { const v = num('ieee8021ad.id'); if (vlan === undefined) vlan = v; break; }
-      case 'gre': case 'vxlan': case 'geneve': enterTunnel(); break;
+      case 'gre': enterTunnel(); break;
+      case 'llc': // LLC/SNAP is walked inside 802.11 (Aruba) only; on Ethernet it ends the walk
+        if (pr[i - 1] !== 'wlan') { stopIndex = i; stop = 'unsupported'; break walk; }
+        break;
+      case 'vxlan': case 'geneve': {
+        enterTunnel();
+        const id = take(name === 'vxlan' ? 'vxlan.vni' : 'geneve.vni');
+        if (id !== undefined) tunnelId = Number(id);
+        break;
+      }
+      case 'erspan': { const id = take('erspan.spanid'); if (id !== undefined) tunnelId = Number(id); break; }
       case 'ip': case 'ipv6': {
         const prev = pr[i - 1];
         if (ips.length > 0 && (prev === 'ip' || prev === 'ipv6' || EXT_NEXT[prev] !== undefined)) enterTunnel(); // IP in IP
-        if (name === 'ip') ips.push({ version: 4, src: take('ip.src')!, dst: take('ip.dst')!, proto: num('ip.proto') });
-        else ips.push({ version: 6, src: take('ipv6.src')!, dst: take('ipv6.dst')!, proto: num('ipv6.nxt') });
+        if (name === 'ip') {
+          const fragOffset = num('ip.frag_offset'), mf = take('ip.flags.mf');
+          ips.push({
+            version: 4, src: take('ip.src')!, dst: take('ip.dst')!, proto: num('ip.proto'), len: num('ip.len'),
+            ttl: num('ip.ttl'), tos: parseInt(take('ip.dsfield')!, 16), fragment: fragOffset !== 0 || mf === '1' || mf === 'True', later: fragOffset !== 0,
+          });
+        } else {
+          const plen = num('ipv6.plen');
+          // RFC 2675: a zero payload length with a Jumbo Payload option (BIG TCP) takes the option's.
+          const len = plen === 0 && t.f['ipv6.opt.jumbo'].length > 0 ? Number(t.f['ipv6.opt.jumbo'][0]) : plen;
+          ips.push({
+            version: 6, src: take('ipv6.src')!, dst: take('ipv6.dst')!, proto: num('ipv6.nxt'), len: len + 40,
+            ttl: num('ipv6.hlim'), tos: parseInt(take('ipv6.tclass')!, 16), fragment: false, later: false,
+          });
+        }
         l4 = undefined;
         break;
       }
@@ -123,17 +154,20 @@ export function expectFromTshark(t: Pick<TsharkPacket, 'protocols' | 'f'>): Expe
         l4 = {
           'tcp.sport': num('tcp.srcport'), 'tcp.dport': num('tcp.dstport'),
           'tcp.flags': parseInt(take('tcp.flags')!, 16), 'tcp.seq': num('tcp.seq_raw'),
+          'tcp.ack': num('tcp.ack_raw'), 'tcp.window': num('tcp.window_size_value'),
           'tcp.payload_len': num('tcp.len'),
         };
         stopIndex = i + 1; stop = 'transport';
         break walk;
       case 'udp':
-        l4 = { 'udp.sport': num('udp.srcport'), 'udp.dport': num('udp.dstport') };
+        l4 = { 'udp.sport': num('udp.srcport'), 'udp.dport': num('udp.dstport'), 'udp.len': num('udp.length') };
         if (pr[i + 1] === 'vxlan' || pr[i + 1] === 'geneve') break;
         stopIndex = i + 1; stop = 'transport';
         break walk;
       case 'icmp': case 'icmpv6':
-        l4 = { 'icmp.type': num(name === 'icmp' ? 'icmp.type' : 'icmpv6.type') };
+        l4 = name === 'icmp'
+          ? { 'icmp.type': num('icmp.type'), 'icmp.code': num('icmp.code') }
+          : { 'icmp.type': num('icmpv6.type'), 'icmp.code': num('icmpv6.code') };
         stopIndex = i + 1; stop = 'transport';
         break walk;
       default: {
@@ -143,26 +177,43 @@ export function expectFromTshark(t: Pick<TsharkPacket, 'protocols' | 'f'>): Expe
         // intstream walks AH as an IPv6 extension header only; in IPv4 it is the protocol.
         if (name === 'ah' && last.version === 4) { stopIndex = i; stop = 'ah_in_ipv4'; break walk; }
         last.proto = num(nf);
+        if (name === 'ipv6.fraghdr') {
+          const offset = num('ipv6.fraghdr.offset');
+          last.fragment = offset !== 0 || take('ipv6.fraghdr.more') === '1';
+          last.later = offset !== 0;
+        }
       }
     }
   }
   const rest = pr.slice(stopIndex);
   const deeper = rest.some((x) => x === 'ip' || x === 'ipv6' || x === 'tcp' || x === 'udp');
   const fields: Compared = {};
+  if (eth) { fields['eth.src'] = eth.src; fields['eth.dst'] = eth.dst; }
   if (vlan !== undefined) fields['vlan.id'] = vlan;
-  const inner = tunnelAt >= 0 ? ips.slice(tunnelAt) : ips;
+  // An IP header whose protocol is IP (4, 41) announces a tunnel even when the inner header is
+  // cut off by the capture (tshark then shows no inner layer).
+  const lastIp = ips[ips.length - 1];
+  if (stop === 'end' && lastIp && ips.length > innerFrom && (lastIp.proto === 4 || lastIp.proto === 41) && !lastIp.later) {
+    tunnelled = true; innerFrom = ips.length; l4 = undefined;
+  }
+  const inner = tunnelled ? ips.slice(innerFrom) : ips;
   const ip = inner[inner.length - 1];
   if (ip) {
     fields['ip.version'] = ip.version;
     fields['ip.src'] = rfc5952(ip.src);
     fields['ip.dst'] = rfc5952(ip.dst);
     fields['ip.proto'] = ip.proto;
+    fields['ip.len'] = ip.len;
+    fields['ip.ttl'] = ip.ttl;
+    fields['ip.tos'] = ip.tos;
+    fields['ip.fragment'] = ip.fragment;
     if (l4) Object.assign(fields, l4);
   }
-  if (tunnelAt >= 0) {
+  if (tunnelled) {
     fields['outer.ip.src'] = rfc5952(ips[0].src);
     fields['outer.ip.dst'] = rfc5952(ips[0].dst);
     fields['outer.ip.proto'] = ips[0].proto;
+    if (tunnelId !== undefined) fields['tunnel.id'] = tunnelId;
   }
   const icmpQuote = stop === 'transport' && (pr[stopIndex - 1] === 'icmp' || pr[stopIndex - 1] === 'icmpv6') && deeper;
   return { fields, stopIndex, stop, deeper, icmpQuote, ipCount: ips.length };
@@ -173,7 +224,7 @@ export function decodedFields(p: Packet): Compared {
   const o: Compared = {};
   for (const name of COMPARED) {
     const v: FieldValue = p.get(name);
-    if (v !== undefined) o[name] = v as number | string;
+    if (v !== undefined) o[name] = v;
   }
   return o;
 }

@@ -52,6 +52,26 @@ export const TSHARK_FIELDS = [
   'icmpv6.type',
   'vlan.id',
   'ieee8021ad.id',
+  'eth.src',
+  'eth.dst',
+  'ip.len',
+  'ip.ttl',
+  'ip.dsfield',
+  'ip.flags.mf',
+  'ipv6.plen',
+  'ipv6.hlim',
+  'ipv6.tclass',
+  'ipv6.opt.jumbo',
+  'ipv6.fraghdr.offset',
+  'ipv6.fraghdr.more',
+  'tcp.ack_raw',
+  'tcp.window_size_value',
+  'udp.length',
+  'icmp.code',
+  'icmpv6.code',
+  'vxlan.vni',
+  'geneve.vni',
+  'erspan.spanid',
 ] as const;
 
 export type TsharkField = (typeof TSHARK_FIELDS)[number];
@@ -92,26 +112,30 @@ export function haveTshark(): boolean {
   try { tsharkVersion(); return true; } catch { return false; }
 }
 
-function args(file: string): string[] {
-  const a = ['-n', '-r', file, '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,'];
+type Mode = 'fields' | 'pdml';
+
+function args(file: string, mode: Mode): string[] {
+  const a = ['-n', '-r', file];
   for (const p of TSHARK_PREFS) a.push('-o', p);
+  if (mode === 'pdml') return [...a, '-T', 'pdml'];
+  a.push('-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,');
   for (const f of TSHARK_FIELDS) a.push('-e', f);
   return a;
 }
 
 const cacheDir = join(process.env.INTSTREAM_TSHARK_CACHE ?? join(tmpdir(), 'intstream-tshark-cache'));
 
-/** The raw tab-separated tshark output for `file`, from the cache when still valid. */
-export async function tsharkText(file: string): Promise<string> {
+/** tshark's output for `file` (tab-separated fields, or PDML), from the cache when valid. */
+export async function tsharkText(file: string, mode: Mode = 'fields'): Promise<string> {
   const abs = resolve(file);
   const st = statSync(abs);
-  const a = args(abs);
+  const a = args(abs, mode);
   // Small files (synthetic ones written to fresh temp dirs) are keyed by their contents.
   const id = st.size < (1 << 20)
     ? createHash('sha256').update(readFileSync(abs)).digest('hex')
     : JSON.stringify([abs, st.size, st.mtimeMs]);
   const key = createHash('sha256')
-    .update(JSON.stringify([id, tsharkVersion(), args('FILE')]))
+    .update(JSON.stringify([id, tsharkVersion(), args('FILE', mode)]))
     .digest('hex').slice(0, 32);
   mkdirSync(cacheDir, { recursive: true });
   const out = join(cacheDir, `${key}.tsv`);
@@ -168,6 +192,64 @@ async function parseTshark(file: string): Promise<TsharkPacket[]> {
     });
   }
   return pkts;
+}
+
+/** One protocol layer of a frame as tshark's PDML shows it: where it starts, how many bytes it
+ * covers, and the values of the fields directly inside it (not in a nested protocol). */
+export interface PdmlLayer {
+  name: string;
+  pos: number;
+  size: number;
+  /** Nesting depth: 0 for a top-level protocol, 1 for e.g. an IPv6 extension header. */
+  depth: number;
+  fields: Map<string, string[]>;
+}
+
+const unescape = (x: string) =>
+  x.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+
+/**
+ * Every protocol layer of each frame, in document order (packet order), nested ones included
+ * (tshark nests IPv6 extension headers and AH inside `ipv6`, and an ICMP error's quoted packet
+ * inside `icmp`). tshark's own pseudo-protocols (`geninfo`, `frame`, `_ws.*`) are left out.
+ */
+export async function tsharkLayers(file: string): Promise<PdmlLayer[][]> {
+  const text = await tsharkText(file, 'pdml');
+  const frames: PdmlLayer[][] = [];
+  let cur: PdmlLayer[] | undefined;
+  // Open protocols by indentation; a field belongs to the deepest one indented less than it.
+  let stack: { indent: number; layer: PdmlLayer | null }[] = [];
+  const attr = (line: string, a: string) => {
+    const m = new RegExp(` ${a}="([^"]*)"`).exec(line);
+    return m ? unescape(m[1]) : undefined;
+  };
+  for (const line of text.split('\n')) {
+    if (line.startsWith('<packet>')) { cur = []; frames.push(cur); stack = []; continue; }
+    if (!cur) continue;
+    const indent = line.length - line.trimStart().length;
+    const t = line.trimStart();
+    if (!t.startsWith('<proto ') && !t.startsWith('<field ')) continue;
+    while (stack.length > 0 && stack[stack.length - 1].indent >= indent) stack.pop();
+    if (t.startsWith('<proto ')) {
+      const name = attr(line, 'name')!;
+      const skip = name === 'geninfo' || name === 'frame' || name.startsWith('_ws.');
+      const depth = stack.filter((x) => x.layer !== null).length;
+      const layer = skip ? null : { name, pos: Number(attr(line, 'pos')), size: Number(attr(line, 'size')), depth, fields: new Map<string, string[]>() };
+      if (layer) cur.push(layer);
+      stack.push({ indent, layer });
+      continue;
+    }
+    let owner: PdmlLayer | null = null;
+    for (let i = stack.length - 1; i >= 0 && owner === null; i--) owner = stack[i].layer;
+    const name = attr(line, 'name');
+    const show = attr(line, 'show');
+    // tshark's wrapper around undissected data has no position of its own: its first field's.
+    if (owner && Number.isNaN(owner.pos) && attr(line, 'pos') !== undefined) owner.pos = Number(attr(line, 'pos'));
+    if (!owner || name === undefined || show === undefined) continue;
+    const l = owner.fields.get(name);
+    if (l) l.push(show); else owner.fields.set(name, [show]);
+  }
+  return frames;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight (tshark runs on 2 cores here). */
