@@ -100,9 +100,13 @@ export function macText(buf: Uint8Array, off: number): string {
   return s;
 }
 
-/** Parses a dotted quad into its 32-bit value (unsigned), or -1. */
+/**
+ * Parses a dotted quad into its 32-bit value (unsigned), or -1. Leading zeros are refused, as
+ * Node's net.isIPv4 and inet_pton do: '010.0.0.1' is 8.0.0.1 to inet_aton and 10.0.0.1 to
+ * others, so no single reading is safe.
+ */
 export function parseIpv4(s: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  const m = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(s);
   if (!m) return -1;
   const p = m.slice(1).map(Number);
   if (p.some((x) => x > 255)) return -1;
