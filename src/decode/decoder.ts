@@ -39,6 +39,17 @@ export function decodePacket(p: Packet, buf: Uint8Array, off: number, capLen: nu
   p.buf = buf; p.start = off; p.end = off + capLen; p.len = wireLen; p.ts = ts; p.linkType = linkType;
   p.status = OK; p.reason = '';
   if (linkType === L.LINKTYPE_ETHERNET && decodeCommon(p, buf, off, off + capLen)) return;
+  decodeWalk(p, buf, off, linkType);
+}
+
+/** The general walk alone (no fast path): the reference the fast path is tested against. */
+export function decodePacketGeneral(p: Packet, buf: Uint8Array, off: number, capLen: number, wireLen: number, ts: number, linkType: number): void {
+  p.buf = buf; p.start = off; p.end = off + capLen; p.len = wireLen; p.ts = ts; p.linkType = linkType;
+  p.status = OK; p.reason = '';
+  decodeWalk(p, buf, off, linkType);
+}
+
+function decodeWalk(p: Packet, buf: Uint8Array, off: number, linkType: number): void {
   p.ethOff = -1; p.ethType = -1; p.vlanId = -1; p.vlanDepth = 0; p.mplsDepth = 0;
   p.l3 = 0; p.l3Off = -1; p.ipLen = 0; p.proto = -1; p.frag = 0; p.fragOffset = 0; p.l4Off = -1; p.l4PayloadLen = 0;
   p.outerL3 = 0; p.outerL3Off = -1; p.outerProto = -1; p.outerIpLen = 0;

@@ -169,7 +169,8 @@ export class CaptureFileSource implements PacketSource {
     const b = this.batch, v = this.view, le = this.le, end = this.end, cap = b.capacity;
     const fracDiv = this.nano ? 1e9 : 1e6;
     const maxLen = this.snapLen > MAX_RECORD ? this.snapLen : MAX_RECORD;
-    const linkType = this.linkType;
+    const linkType = this.linkType, base = this.base, inv = 1 / fracDiv;
+    const dataOff = b.dataOff, capLens = b.capLen, wireLen = b.wireLen, ts = b.ts, linkTypes = b.linkType, iface = b.iface, fileOffset = b.fileOffset;
     let pos = this.pos, n = b.count;
     while (n < cap) {
       if (end - pos < 16) { this.needed = 16; break; }
@@ -191,13 +192,14 @@ export class CaptureFileSource implements PacketSource {
         pos += 16 + capLen;
         continue;
       }
-      b.dataOff[n] = pos + 16;
-      b.capLen[n] = capLen;
-      b.wireLen[n] = v.getUint32(pos + 12, le);
-      b.ts[n] = joinTimestamp(sec, frac / fracDiv);
-      b.linkType[n] = linkType;
-      b.iface[n] = 0;
-      b.fileOffset[n] = this.base + pos;
+      dataOff[n] = pos + 16;
+      capLens[n] = capLen;
+      wireLen[n] = v.getUint32(pos + 12, le);
+      const t = sec + frac * inv;
+      ts[n] = t < sec + 1 ? t : joinTimestamp(sec, frac / fracDiv);
+      linkTypes[n] = linkType;
+      iface[n] = 0;
+      fileOffset[n] = base + pos;
       n++;
       pos += 16 + capLen;
     }
