@@ -35,7 +35,7 @@ interface Interface {
   snapLen: number;
   /** Timestamp units per second. */
   unitsPerSec: number;
-  /** 2^32 mod unitsPerSec, to split 64-bit timestamps exactly. */
+  /** if_tsoffset: whole seconds added to every timestamp of the interface. */
   tsOffsetSec: number;
 }
 
@@ -336,7 +336,7 @@ export class CaptureFileSource implements PacketSource {
     b.dataOff[n] = data;
     b.capLen[n] = capLen;
     b.wireLen[n] = wireLen;
-    b.ts[n] = type === 3 ? 0 : unitsToSeconds(hi, lo, iface.unitsPerSec) + iface.tsOffsetSec;
+    b.ts[n] = type === 3 ? 0 : unitsToSeconds(hi, lo, iface.unitsPerSec, iface.tsOffsetSec);
     b.linkType[n] = iface.linkType;
     b.iface[n] = this.ifaceBase + ifId;
     b.fileOffset[n] = this.base + pos;
@@ -345,26 +345,28 @@ export class CaptureFileSource implements PacketSource {
 }
 
 /**
- * (hi * 2^32 + lo) / unitsPerSec as seconds, exact in the whole seconds: the 64-bit count does
- * not fit a double, so split it (a mod m computed in pieces that stay below 2^53).
+ * (hi * 2^32 + lo) / unitsPerSec + offsetSec as seconds, exact in the whole seconds: the 64-bit
+ * count does not fit a double, so split it (a mod m computed in pieces that stay below 2^53).
+ * The offset joins the whole seconds before the fraction is added, so that the sum cannot
+ * round up into the next second either.
  */
-export function unitsToSeconds(hi: number, lo: number, unitsPerSec: number): number {
+export function unitsToSeconds(hi: number, lo: number, unitsPerSec: number, offsetSec = 0): number {
   if (hi === 0) {
     const s = Math.floor(lo / unitsPerSec);
-    return joinTimestamp(s, (lo - s * unitsPerSec) / unitsPerSec);
+    return joinTimestamp(s + offsetSec, (lo - s * unitsPerSec) / unitsPerSec);
   }
   const m = unitsPerSec;
   if (m >= 2147483648) {
     // Beyond what the double arithmetic below keeps exact (resolutions finer than 2^-31 s).
     const units = (BigInt(hi) << 32n) | BigInt(lo);
     const big = BigInt(m);
-    return joinTimestamp(Number(units / big), Number(units % big) / m);
+    return joinTimestamp(Number(units / big) + offsetSec, Number(units % big) / m);
   }
   const two32 = 4294967296 % m;
   const rem = (mulMod(hi % m, two32, m) + (lo % m)) % m;
   const approx = (hi * 4294967296 + lo) / m;
   const sec = Math.round(approx - rem / m);
-  return joinTimestamp(sec, rem / m);
+  return joinTimestamp(sec + offsetSec, rem / m);
 }
 
 /** a * b mod m for a, b < m < 2^31, exact with doubles. */

@@ -191,6 +191,23 @@ describe('pcapng', () => {
     assert.equal(r.records[2].ts, 1_600_000_000 + (2 ** 20 - 1) / 2 ** 20);
   });
 
+  test('if_tsoffset never pushes a timestamp into the next second', async () => {
+    const offset = 1_600_000_000n;
+    const w = new PcapngWriter().shb()
+      .idb({ linkType: 1, options: [tsresol(9), tsoffset(offset)] })
+      .idb({ linkType: 1, options: [tsresol(9), tsoffset(-5n)] });
+    const units = [999_999_999n, 7n * 1_000_000_000n + 999_999_999n, (1n << 32n) + 999_999_999n];
+    for (const u of units) w.epb({ ifId: 0, ts: u, data: payload(20) });
+    w.epb({ ifId: 1, ts: 1_700_000_005n * 1_000_000_000n + 999_999_999n, data: payload(20) });
+    const r = await readBytes(w.bytes(), 'offset.pcapng');
+    const want = [
+      ...units.map((u) => text(u / 1_000_000_000n + offset, u % 1_000_000_000n, 9)),
+      text(1_700_000_000n, 999_999_999n, 9),
+    ];
+    assert.deepEqual(r.records.map((x) => x.ts), want.map(expectedTs));
+    r.records.forEach((x, i) => assert.equal(Math.floor(x.ts), Number(want[i].split('.')[0]), want[i]));
+  });
+
   test('64-bit ns timestamps: exact, and never rounded up into the next second', async () => {
     const sec = 1_700_000_000n;
     const fracs = [0n, 1n, 500n, 123_456_789n, 999_999_880n, 999_999_999n];
