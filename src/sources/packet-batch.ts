@@ -39,12 +39,14 @@ export class PacketBatch {
 export function joinTimestamp(sec: number, frac: number): number {
   const t = sec + frac;
   if (t < sec + 1) return t;
-  // ulp of numbers of this magnitude: step back one representable value below sec + 1.
+  // Step back to the largest representable value below sec + 1.
   const next = sec + 1;
   return next - ulp(next);
 }
 
+/** The spacing of doubles just below x (x > 0): half the usual where x is a power of two. */
 function ulp(x: number): number {
   const e = Math.floor(Math.log2(Math.abs(x)));
-  return Math.pow(2, e - 52);
+  const p = Math.pow(2, e);
+  return x === p ? Math.pow(2, e - 53) : Math.pow(2, e - 52);
 }

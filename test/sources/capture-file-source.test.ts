@@ -61,6 +61,11 @@ describe('classic pcap', () => {
     { sec: 1_700_000_001, frac: 0, data: payload(1) },
     { sec: 0, frac: nano ? 1 : 1, data: payload(0) },
     { sec: 4_294_967_295, frac: nano ? 123_456_789 : 123_456, data: payload(1500, 7) },
+    // Just below a second that is a power of two (0+1, 2^31, 2^32): doubles are twice as dense
+    // below it as above, so the largest value still in the second is 2^(e-53) below it.
+    { sec: 0, frac: nano ? 999_999_999 : 999_999, data: payload(14) },
+    { sec: 2_147_483_647, frac: nano ? 999_999_999 : 999_999, data: payload(14) },
+    { sec: 4_294_967_295, frac: nano ? 999_999_999 : 999_999, data: payload(14) },
   ];
 
   for (const nano of [false, true]) {
