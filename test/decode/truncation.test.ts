@@ -145,12 +145,22 @@ function syntheticSamples(real: Sample[]): Sample[] {
   const opt = ipv4Header(inner4.length + rr.length, inner4[9], rr);
   opt.set(inner4.subarray(12, 20), 12); ipv4Checksum(opt);
   const s = (name: string, data: Uint8Array): Sample => ({ name: `${name} (synthetic, from ${real[0].name})`, data, wireLen: data.length, linkType: 1 });
+  const from6 = (x: Sample) => ({ ...x, name: x.name.replace(/from .*\)$/, 'from LINKTYPE_IPV6.pcap)') });
+  const gre = (proto: number) => Uint8Array.of(0, 0, proto >> 8, proto & 255);
   return [
     s('IPv4 with options, TCP', withEth(0x0800, opt, inner4.subarray(20))),
     s('IPv4 in IPv4', withEth(0x0800, ipv4Header(20 + inner4.length, 4), inner4)),
-    { ...s('IPv6 in IPv4', withEth(0x0800, ipv4Header(20 + ip6.length, 41), ip6)), name: 'IPv6 in IPv4 (synthetic, from LINKTYPE_IPV6.pcap)' },
+    from6(s('IPv6 in IPv4', withEth(0x0800, ipv4Header(20 + ip6.length, 41), ip6))),
+    // ERSPAN type I: GRE 0x88be without a sequence number, the mirrored frame right after it.
+    s('ERSPAN I', withEth(0x0800, ipv4Header(24 + tcp4.length, 47), gre(0x88be), tcp4)),
+    from6(s('IPv6 in GRE', withEth(0x0800, ipv4Header(24 + ip6.length, 47), gre(0x86dd), ip6))),
+    // LINKTYPE_LOOP: the address family in network byte order; NULL in the writer's (macOS AF_INET6 = 30).
+    { ...s('LOOP, IPv4', Uint8Array.of(0, 0, 0, 2, ...inner4)), linkType: 108 },
+    from6({ ...s('NULL, IPv6 (AF 30, little-endian)', Uint8Array.of(30, 0, 0, 0, ...ip6)), linkType: 0 }),
   ];
 }
+
+const SYNTHETIC = ['IPv4 with options', 'IPv4 in IPv4', 'IPv6 in IPv4', 'ERSPAN I', 'IPv6 in GRE', 'LOOP, IPv4', 'NULL, IPv6'];
 
 /** Reason prefix for a cut in each layer (tshark name). */
 const REASON: Record<string, string> = {
@@ -234,12 +244,13 @@ describe('every cut of a real packet decodes without throwing, up to the cut', {
     dir = mkdtempSync(join(tmpdir(), 'intstream-trunc-'));
   });
 
-  for (let idx = 0; idx < SAMPLES.length + 3; idx++) {
-    test(idx < SAMPLES.length ? SAMPLES[idx].name : `synthetic ${idx - SAMPLES.length + 1}`, async () => {
+  for (let idx = 0; idx < SAMPLES.length + SYNTHETIC.length; idx++) {
+    test(idx < SAMPLES.length ? SAMPLES[idx].name : `${SYNTHETIC[idx - SAMPLES.length]} (synthetic)`, async () => {
       const s = samples[idx];
       const file = join(dir, `s${idx}.pcap`);
       writeFileSync(file, pcapFile({ linkType: s.linkType }, [{ sec: 1_700_000_000, frac: 0, data: s.data, origLen: s.wireLen }]));
       const layers = (await tsharkLayers(file))[0];
+      assert.ok(s.name.startsWith(idx < SAMPLES.length ? SAMPLES[idx].name : SYNTHETIC[idx - SAMPLES.length]), s.name);
       const full = expectFromTshark(asTsharkPacket(layers));
       assert.ok(!full.deeper || full.icmpQuote, `${s.name}: tshark walks past '${layers[full.stopIndex]?.name}'`);
       const p = new Packet();
