@@ -38,7 +38,7 @@ export default defineTask({
   name: 'ddos',
   description: 'alarm on a sudden change of the traffic distribution over destinations (Hellinger distance)',
   params: {
-    threshold: { default: 0.3, description: 'alarm when the distance to the previous window exceeds this (0..1)' },
+    threshold: { default: 0.65, description: 'alarm when the distance to the previous window exceeds this (0..1)' },
   },
   output: { key: 'null', value: '{hellinger, alarm}: distance to the previous window\'s distribution over ip.dst' },
   query: (packets, p) =>

@@ -32,7 +32,7 @@ const FIELDS = [
   'frame.time_epoch', 'frame.protocols',
   'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'ip.flags.mf', 'ip.frag_offset', 'ip.proto',
   'tcp.srcport', 'tcp.dstport', 'tcp.flags', 'tcp.seq_raw', 'tcp.len',
-  'udp.srcport', 'udp.dstport',
+  'udp.srcport', 'udp.dstport', 'vxlan.flags', 'geneve.version',
 ] as const;
 type Field = (typeof FIELDS)[number];
 
@@ -141,7 +141,12 @@ export function frameOf(cols: string[]): Frame {
     } else if (name === 'udp') {
       const k = nth('udp');
       frame.udp = { sport: Number(f['udp.srcport'][k]), dport: Number(f['udp.dstport'][k]) };
-      if (protos[i + 1] !== 'vxlan' && protos[i + 1] !== 'geneve') break;
+      // tshark takes the port alone for VXLAN and Geneve; a header without VXLAN's I flag
+      // (RFC 7348) or with a Geneve version other than 0 (RFC 8926) is UDP payload.
+      const next = protos[i + 1];
+      if (next === 'vxlan' && (parseInt(f['vxlan.flags'][seen.vxlan = (seen.vxlan ?? -1) + 1] ?? '0', 16) & 0x0800) !== 0) continue;
+      if (next === 'geneve' && Number(f['geneve.version'][seen.geneve = (seen.geneve ?? -1) + 1] ?? 1) === 0) continue;
+      break;
     } else if (name === 'icmp' || name === 'icmpv6') {
       break; // an ICMP error's quoted header is payload
     }
@@ -371,7 +376,7 @@ export function refDestinationCounts(inp: RefInput): Map<number, Map<string, num
 
 /** Hellinger distance between consecutive windows with traffic (APPLICATIONS.md). */
 export function refDdos(inp: RefInput): RefResult[] {
-  const t = num(inp.params.threshold, 0.3);
+  const t = num(inp.params.threshold, 0.65);
   const per = refDestinationCounts(inp);
   const starts = [...per.keys()].sort((a, b) => a - b);
   const out: RefResult[] = [];
