@@ -62,13 +62,16 @@ export const TASKS: TaskCase[] = [
   { name: 'ddos', reference: R.refDdos, low: { threshold: 0.1 } },
 ];
 
-/** Results equal; Hellinger distances within 1e-12 (the reference sums in another order). */
+/**
+ * Results equal; Hellinger distances h compared as h^2 = 1 - sum sqrt(p q) within 1e-12 (the
+ * reference sums in another order; near h = 0 the square root turns 1e-16 into 1e-8).
+ */
 export function sameResults(got: Run['results'], want: { window: unknown; key: unknown; value: unknown }[]): string | null {
   if (got.length !== want.length) return `${got.length} results, expected ${want.length}: first difference ${firstDiff(got, want)}`;
   for (let i = 0; i < got.length; i++) {
     const g = got[i] as any, w = want[i] as any;
     if (g.value && typeof g.value.hellinger === 'number' && w.value && typeof w.value.hellinger === 'number') {
-      if (JSON.stringify(g.window) !== JSON.stringify(w.window) || Math.abs(g.value.hellinger - w.value.hellinger) > 1e-12 || g.value.alarm !== w.value.alarm) return `at ${i}: ${JSON.stringify(g)} vs ${JSON.stringify(w)}`;
+      if (JSON.stringify(g.window) !== JSON.stringify(w.window) || Math.abs(g.value.hellinger ** 2 - w.value.hellinger ** 2) > 1e-12 || g.value.alarm !== w.value.alarm) return `at ${i}: ${JSON.stringify(g)} vs ${JSON.stringify(w)}`;
       continue;
     }
     if (JSON.stringify(g) !== JSON.stringify(w)) return `at ${i}: ${JSON.stringify(g).slice(0, 300)} vs ${JSON.stringify(w).slice(0, 300)}`;
