@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLab, canBuildLab, leftoverNamespaces, type Lab } from '../support/netns.ts';
 import { pcapFile } from '../support/pcap-writer.ts';
-import { BIN, CAPTURES, jsonl } from '../support/run-cli.ts';
+import { BIN, jsonl } from '../support/run-cli.ts';
 
 const DELAY = { b: 20, c: 50 };
 /** Scheduling and the responder add a little; a probe never returns faster than the delay. */
@@ -43,6 +43,14 @@ function tcpFrame(src: string, dst: string, sport: number, dport: number, seq: n
   return f;
 }
 
+/** A capture with one packet in each of `windows` 10-s windows (something for windows to close on). */
+function windowsCapture(dir: string, windows: number): string {
+  const file = join(dir, `windows-${windows}.pcap`);
+  const recs = Array.from({ length: windows }, (_, i) => ({ sec: 1_700_000_000 + 10 * i, frac: 0, data: tcpFrame('10.0.0.1', '10.0.0.2', 1, 53, 1, 0x02, 0) }));
+  writeFileSync(file, pcapFile({ linkType: 1 }, recs));
+  return file;
+}
+
 const skip = !canBuildLab() && 'needs root and network namespaces';
 
 describe('probing in network namespaces', { skip }, () => {
@@ -59,13 +67,13 @@ describe('probing in network namespaces', { skip }, () => {
   });
 
   test('rtt measures each target every window, as configured; outside the allow-list is refused', async () => {
-    const cap = `${CAPTURES}/mixed/DnsPackets.pcap`;
+    const cap = windowsCapture(dir, 3);
     const r = await runIn(lab, ['run', 'rtt', '-s', `pcap:${cap}`, '-p', `targets=${lab.addr.b},${lab.addr.c},192.0.2.9`,
       '-p', 'count=3', '--allow-probe', lab.net, '--probe-rate', '50/s', '--format', 'jsonl', '-q']);
     assert.equal(r.code, 0, r.stderr);
     const res = jsonl(r.stdout);
     const windows = new Set(res.map((x) => x.window.start));
-    assert.ok(windows.size >= 1);
+    assert.equal(windows.size, 3);
     assert.equal(res.length, windows.size * 3, 'one result per target per window');
     for (const x of res) {
       if (x.key === '192.0.2.9') { assert.equal(x.value.sent, 0); assert.match(x.value.error, /not in the allowed networks/); continue; }
@@ -83,12 +91,12 @@ describe('probing in network namespaces', { skip }, () => {
 export default defineTask({
   name: 'trace-local', description: 'traceroute once per window, in the local stage',
   params: { dst: { default: '', description: 'target' } },
-  query: (packets, p) => packets.filter('udp.dport == 53').window(p.window).transform(async (_els, out, ctx) => {
+  query: (packets, p) => packets.window(p.window).transform(async (_els, out, ctx) => {
     out(await ctx.sendProbe({ type: 'traceroute', dst: p.dst, maxHops: 5, timeoutMs: 1000 }));
   }),
 });
 `);
-    const r = await runIn(lab, ['run', task, '-s', `pcap:${CAPTURES}/mixed/DnsPackets.pcap`, '-p', `dst=${lab.addr.c}`, '--allow-probe', lab.net, '--format', 'jsonl', '-q']);
+    const r = await runIn(lab, ['run', task, '-s', `pcap:${windowsCapture(dir, 1)}`, '-p', `dst=${lab.addr.c}`, '--allow-probe', lab.net, '--format', 'jsonl', '-q']);
     assert.equal(r.code, 0, r.stderr);
     const res = jsonl(r.stdout);
     assert.ok(res.length >= 1);
