@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'CAPTURE_IO' // the file cannot be read
   | 'TRANSPORT' // the transport between stages failed
   | 'KAFKA_UNREACHABLE'
+  | 'SINK' // an output sink (InfluxDB, Prometheus, Kafka) cannot take results
   | 'INTERNAL';
 
 /** Exit status for each code: 2 for the user's input, 1 for a runtime failure (DESIGN.md). */

@@ -14,6 +14,7 @@ import { SkipCounters } from './sources/skip-counters.ts';
 import { openSourceSpec } from './sources/source-spec.ts';
 import type { PacketSource } from './sources/source.ts';
 import { MemoryTransport } from './transport/memory-transport.ts';
+import { intDecodeFromParams, mergeDecodeOptions } from './int/decode-params.ts';
 import type { Transport } from './transport/transport.ts';
 
 export interface RunOptions {
@@ -81,10 +82,12 @@ export async function runTask(opts: RunOptions): Promise<RunStats> {
     throw e;
   }
 
+  // --param int_port=N (tasks that declare it) marks INT report traffic in capture sources.
+  const intDecode = intDecodeFromParams(params);
   const transport = opts.transport ? await opts.transport(sources.length, opts.task.name) : new MemoryTransport(sources.length);
   const locals = sources.map((s, i) => {
     const env: StageEnv = { skipped: new SkipCounters(), lateness: opts.lateness ?? 0, sendProbe };
-    return new LocalProcessor(i, s, split, env, (m) => transport.send(m));
+    return new LocalProcessor(i, s, split, env, (m) => transport.send(m), mergeDecodeOptions(intDecode, s.decodeOptions));
   });
   const globalEnv: StageEnv = { skipped: new SkipCounters(), lateness: Infinity, sendProbe };
   const gsp = new GlobalProcessor(split.global, sources.length, globalEnv);

@@ -18,6 +18,7 @@ const loaders: Record<string, () => Promise<{ default: TaskDefinition<any> }>> =
   'cryptomining': () => import('./cryptomining.ts'),
   'rtt': () => import('./rtt.ts'),
   'ddos': () => import('./ddos.ts'),
+  'int-collector': () => import('./int-collector.ts'),
 };
 
 export function builtinNames(): string[] {

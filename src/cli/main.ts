@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { exitCodeFor, IntstreamError } from '../errors.ts';
 import { appsCommand } from './apps-command.ts';
 import { runCommand } from './run-command.ts';
+import { intGenCommand } from './int-gen-command.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('intstream')
@@ -14,7 +15,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const c of [runCommand(), appsCommand()]) {
+  for (const c of [runCommand(), appsCommand(), intGenCommand()]) {
     c.exitOverride();
     c.showHelpAfterError('(run with --help for usage)');
     program.addCommand(c);

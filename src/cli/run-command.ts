@@ -9,6 +9,7 @@ import { runTask, type RunStats } from '../run-task.ts';
 import { JsonlSink } from '../sinks/jsonl-sink.ts';
 import type { Sink } from '../sinks/sink.ts';
 import { TableSink } from '../sinks/table-sink.ts';
+import { openSinkSpec } from '../sinks/sink-spec.ts';
 import { sourceHelp } from '../sources/source-spec.ts';
 import { n, parseDuration, rate } from './format.ts';
 import { loadTask, locate } from './load-task.ts';
@@ -29,6 +30,7 @@ export function runCommand(): Command {
     .addOption(new Option('-f, --format <format>', 'result format').choices(['table', 'jsonl']).default('table'))
     .option('-o, --out <file>', 'write results to FILE instead of standard output')
     .option('--stats <file>', 'write run counters as JSON to FILE (items read, malformed by reason, filtered, local/global out, data reduction)')
+    .option('--sink <spec>', 'also send results to influxdb://HOST:PORT/DB, prometheus://HOST:PORT or kafka://HOST:PORT/TOPIC (repeatable)', collectRepeat, [])
     .option('--transport <spec>', 'memory (default) or kafka://HOST:PORT between the stages', 'memory')
     .option('--lateness <duration>', 'event-time lateness allowed before a window closes', '0s')
     .option('--allow-probe <cidr>', 'network this agent may probe (repeatable; none: probing off)', collectRepeat, [])
@@ -43,6 +45,7 @@ Examples:
   $ intstream run tcp-new-conn -s pcap:a.pcap -s pcap:b.pcap -p threshold=50 --format jsonl
   $ tcpdump -w - -i eth0 | intstream run tcp-new-conn --source -
   $ intstream run ./my-task.ts --source pcap:capture.pcapng --window 1m --stats stats.json
+  $ intstream run int-collector -s int:udp://0.0.0.0:32766 --sink influxdb://127.0.0.1:8086/int --sink prometheus://0.0.0.0:9464
   $ intstream run rtt -s live:eth0 -p targets=10.0.0.1,10.0.0.2 --allow-probe 10.0.0.0/24 --probe-rate 5/s`)
     .action(async (task: string, o: Record<string, any>) => {
       const window = parseDuration(o.window);
@@ -64,12 +67,17 @@ Examples:
       const outStream = o.out ? createWriteStream(o.out) : process.stdout;
       const sink: Sink = o.format === 'jsonl' ? new JsonlSink(outStream, !!o.out) : new TableSink(outStream, process.stdout.columns || 120);
       const showProgress = !o.quiet && process.stderr.isTTY;
+      const extra: Sink[] = [];
       let stats: RunStats;
       try {
+        for (const spec of o.sink as string[]) extra.push(await openSinkSpec(spec));
         stats = await runTask({
           task: def, params, sources, window, lateness, sendProbe,
           transport: transportFor(o.transport),
-          onResult: (r) => sink.write(r),
+          onResult: extra.length === 0 ? (r) => sink.write(r) : async (r) => {
+            await sink.write(r);
+            for (const x of extra) await x.write(r);
+          },
           onProgress: showProgress ? (p) => {
             const pct = p.total ? ` ${((100 * p.bytes) / p.total).toFixed(0)}%` : '';
             process.stderr.write(`\r${n(p.packets)} packets  ${rate(p.packets / (p.elapsedMs / 1000))}pkt/s${pct}   `);
@@ -83,6 +91,7 @@ Examples:
       } finally {
         if (showProgress) process.stderr.write('\r\x1b[K');
         await sink.close();
+        for (const x of extra) await x.close();
         if (o.out) await new Promise<void>((r) => { outStream.once('close', () => r()); outStream.end(); });
       }
       for (const w of stats.warnings) process.stderr.write(`intstream: warning: ${w}\n`);

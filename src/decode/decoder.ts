@@ -13,6 +13,7 @@
 import type { Packet } from './packet.ts';
 import * as L from './layers.ts';
 import { MALFORMED, OK, TRUNCATED, UNSUPPORTED } from './status.ts';
+import { decodeIntInFlight, decodeIntReport, INNER_ETHERNET, INNER_IPV4, INNER_IPV6, INT_ALL_STATUSES, INT_OK, intStatusKind, intStatusName } from './int/index.ts';
 
 const NEXT_NONE = -1;
 const NEXT_ETH = 0x10000;
@@ -37,16 +38,21 @@ function fail(p: Packet, status: typeof TRUNCATED | typeof MALFORMED | typeof UN
 /** Decodes the record at buf[off, off+capLen) into `p`. Never throws on packet data. */
 export function decodePacket(p: Packet, buf: Uint8Array, off: number, capLen: number, wireLen: number, ts: number, linkType: number): void {
   p.buf = buf; p.start = off; p.end = off + capLen; p.len = wireLen; p.ts = ts; p.linkType = linkType;
-  p.status = OK; p.reason = '';
-  if (linkType === L.LINKTYPE_ETHERNET && decodeCommon(p, buf, off, off + capLen)) return;
+  p.status = OK; p.reason = ''; p.intStatus = -1;
+  if (linkType === L.LINKTYPE_ETHERNET && decodeCommon(p, buf, off, off + capLen)) {
+    if (p.intMdPort !== 0 || p.intMdDscpMask !== 0) decodeIntInFlightLayer(p);
+    return;
+  }
   decodeWalk(p, buf, off, linkType);
+  if (p.intMdPort !== 0 || p.intMdDscpMask !== 0) decodeIntInFlightLayer(p);
 }
 
 /** The general walk alone (no fast path): the reference the fast path is tested against. */
 export function decodePacketGeneral(p: Packet, buf: Uint8Array, off: number, capLen: number, wireLen: number, ts: number, linkType: number): void {
   p.buf = buf; p.start = off; p.end = off + capLen; p.len = wireLen; p.ts = ts; p.linkType = linkType;
-  p.status = OK; p.reason = '';
+  p.status = OK; p.reason = ''; p.intStatus = -1;
   decodeWalk(p, buf, off, linkType);
+  if (p.intMdPort !== 0 || p.intMdDscpMask !== 0) decodeIntInFlightLayer(p);
 }
 
 function decodeWalk(p: Packet, buf: Uint8Array, off: number, linkType: number): void {
@@ -115,6 +121,7 @@ function decodeCommon(p: Packet, b: Uint8Array, off: number, end: number): boole
     if (end - l4 < 8) return false;
     const sport = (b[l4] << 8) | b[l4 + 1], dport = (b[l4 + 2] << 8) | b[l4 + 3];
     if (dport === L.UDP_PORT_VXLAN || dport === L.UDP_PORT_VXLAN_LINUX || sport === L.UDP_PORT_VXLAN || dport === L.UDP_PORT_GENEVE || sport === L.UDP_PORT_GENEVE) return false;
+    if (dport === p.intPort) return false; // a Telemetry Report: the general walk enters it
     pl = ipEnd - l4 - 8;
   } else return false;
   p.ethOff = off; p.ethType = type; p.vlanId = vlanId; p.vlanDepth = vlanDepth; p.mplsDepth = 0;
@@ -344,6 +351,7 @@ function decodeTransport(p: Packet, b: Uint8Array, at: number, end: number, ipEn
     // Tunnels by well-known port on either side (encapsulators pick the source port freely,
     // and some send from the tunnel port); each header is checked before the walk goes in.
     const sport = u16(b, at), dport = u16(b, at + 2);
+    if (dport === p.intPort && p.intPort !== 0 && p.intStatus < 0) return decodeIntReportLayer(p, b, at + 8, end, ipEnd);
     if (dport === L.UDP_PORT_VXLAN || dport === L.UDP_PORT_VXLAN_LINUX || sport === L.UDP_PORT_VXLAN) return decodeVxlan(p, b, at + 8, end, ipEnd);
     if (dport === L.UDP_PORT_GENEVE || sport === L.UDP_PORT_GENEVE) return decodeGeneve(p, b, at + 8, end, ipEnd);
     return NEXT_NONE;
@@ -361,6 +369,62 @@ function decodeTransport(p: Packet, b: Uint8Array, at: number, end: number, ipEn
     return proto === L.IPPROTO_IPIP ? L.ETHERTYPE_IPV4 : L.ETHERTYPE_IPV6;
   }
   return NEXT_NONE;
+}
+
+// ---- INT Telemetry Report (src/decode/int) --------------------------------------------
+// The UDP payload to the source's report port is a Telemetry Report (v0.5, v1.0, v2.0). It is
+// entered like a tunnel: the report is kept in p.intReport (p.int), the reported packet is
+// walked as the inner packet, and the report's IP header stays readable as `outer`. A report
+// that does not decode is counted by its IntStatus name (int_truncated_int_stack, ...) and the
+// packet stays a plain UDP datagram. Only the first of coalesced TR v2.0 reports is entered.
+const INT_REASONS: string[] = [];
+const INT_KIND_STATUS = [OK, TRUNCATED, MALFORMED, UNSUPPORTED] as const;
+for (const st of INT_ALL_STATUSES) INT_REASONS[st] = 'int_' + intStatusName(st).replace(/[:-]/g, '_');
+
+function failInt(p: Packet, st: number): number {
+  p.intStatus = st;
+  const kind = INT_KIND_STATUS[intStatusKind(st)];
+  return fail(p, kind === OK ? MALFORMED : kind, INT_REASONS[st] ?? 'int_invalid');
+}
+
+function decodeIntReportLayer(p: Packet, b: Uint8Array, at: number, end: number, ipEnd: number): number {
+  const r = p.intReport!;
+  const stop = ipEnd < end ? ipEnd : end;
+  const st = decodeIntReport(b, at, stop - at, r);
+  if (st !== INT_OK) return failInt(p, st);
+  p.intStatus = INT_OK;
+  if (!enterTunnel(p, L.TUNNEL_INT)) return NEXT_NONE;
+  const t = r.innerType;
+  if (t === INNER_ETHERNET) { cursor = r.innerOffset; return NEXT_ETH; }
+  if (t === INNER_IPV4) { cursor = r.innerL3Offset; return L.ETHERTYPE_IPV4; }
+  if (t === INNER_IPV6) { cursor = r.innerL3Offset; return L.ETHERTYPE_IPV6; }
+  return NEXT_NONE; // a report without the packet (drop or queue report of TR v2.0)
+}
+
+/**
+ * INT-MD/MX in flight: a TCP or UDP packet marked by the source's DSCP value or UDP port
+ * carries the INT shim right after its L4 header. Runs after the walk, on the innermost packet.
+ */
+function decodeIntInFlightLayer(p: Packet): void {
+  if (p.intStatus >= 0 || p.l4Off < 0 || p.l3 === 0) return;
+  const b = p.buf, l4 = p.l4Off;
+  let hl: number;
+  if (p.proto === L.IPPROTO_UDP) hl = 8;
+  else if (p.proto === L.IPPROTO_TCP) hl = (b[l4 + 12] >> 4) * 4;
+  else return;
+  let marked = p.proto === L.IPPROTO_UDP && p.intMdPort !== 0 && u16(b, l4 + 2) === p.intMdPort;
+  if (!marked && p.intMdDscpMask !== 0) {
+    const o = p.l3Off;
+    const tos = p.l3 === 4 ? b[o + 1] : ((b[o] & 0x0f) << 4) | (b[o + 1] >> 4);
+    marked = ((tos >> 2) & p.intMdDscpMask) === p.intMdDscp;
+  }
+  if (!marked) return;
+  const at = l4 + hl;
+  let len = p.l4PayloadLen;
+  if (at + len > p.end) len = p.end - at;
+  const st = decodeIntInFlight(b, at, len, p.intReport!);
+  if (st !== INT_OK) { failInt(p, st); return; }
+  p.intStatus = INT_OK;
 }
 
 // ---- GRE (RFC 2784, RFC 2890) -----------------------------------------------------------

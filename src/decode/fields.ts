@@ -65,6 +65,19 @@ const defs = {
   'outer.ip.proto': { type: 'number', doc: 'outermost IP protocol (47 GRE, 17 UDP, ...)', get: (p: Packet) => p.outer?.ip.proto },
   'tunnel.type': { type: 'string', doc: 'gre, erspan, vxlan, geneve or ipip (outermost tunnel)', get: (p: Packet) => p.tunnel?.type },
   'tunnel.id': { type: 'number', doc: 'VNI or ERSPAN session of the innermost tunnel that has one', get: (p: Packet) => { const t = p.tunnel; return t && t.id >= 0 ? t.id : undefined; } },
+  'int': { type: 'layer', doc: 'an INT Telemetry Report or INT packet in flight decoded (source option int_port / int_dscp)', get: (p: Packet) => p.intStatus === 0 },
+  'int.switch_id': { type: 'number', doc: 'switch id of the reporter (TR v1.0/v2.0)', get: (p: Packet) => { const v = p.int?.switch_id; return v === undefined || v < 0 ? undefined : v; } },
+  'int.hw_id': { type: 'number', doc: 'reporter hardware id', get: (p: Packet) => (p.int && p.int.version > 0 ? p.int.hw_id : undefined) },
+  'int.sequence': { type: 'number', doc: 'report sequence number', get: (p: Packet) => (p.int && p.int.version > 0 ? p.int.sequence : undefined) },
+  'int.report_ts': { type: 'number', doc: 'reporter ingress timestamp, ns (exact below 2^53)', get: (p: Packet) => { const v = p.int?.report_ts; return v === undefined || v < 0 ? undefined : v; } },
+  'int.version': { type: 'number', doc: 'Telemetry Report version: 0.5, 1 or 2', get: (p: Packet) => { const v = p.int?.version; return v === undefined || v < 0 ? undefined : v; } },
+  'int.int_version': { type: 'number', doc: 'INT metadata version: 0.5, 1 or 2', get: (p: Packet) => { const v = p.int?.int_version; return v === undefined || v < 0 ? undefined : v; } },
+  'int.dropped': { type: 'bool', doc: 'report D flag (packet dropped)', get: (p: Packet) => p.int?.dropped },
+  'int.congested': { type: 'bool', doc: 'report Q flag (congested queue)', get: (p: Packet) => p.int?.congested },
+  'int.hop_count': { type: 'number', doc: 'INT hops in the metadata stack', get: (p: Packet) => p.int?.hop_count },
+  'int.instruction_bitmap': { type: 'number', doc: 'INT instruction bitmap (bit 0 = MSB of 16)', get: (p: Packet) => p.int?.instruction_bitmap },
+  'int.latency': { type: 'number', doc: 'sum of the hop latencies (flow latency), switch units', get: (p: Packet) => { const v = p.int?.latency; return v === undefined || v < 0 ? undefined : v; } },
+  'int.path': { type: 'string', doc: 'switch ids in traversal order, comma-separated (builds a string)', get: (p: Packet) => p.int?.path },
 } as const satisfies Record<string, Omit<FieldDef, 'name'>>;
 
 export type FieldName = keyof typeof defs;

@@ -62,9 +62,11 @@ for (const p of [IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, IPPROTO_MOBI
 }
 
 /** Tunnel kinds, as exposed in the `tunnel.type` field. */
-export const TUNNEL_NAMES = ['', 'gre', 'erspan', 'vxlan', 'geneve', 'ipip', 'mpls'] as const;
+export const TUNNEL_NAMES = ['', 'gre', 'erspan', 'vxlan', 'geneve', 'ipip', 'mpls', 'int'] as const;
 export const TUNNEL_GRE = 1;
 export const TUNNEL_ERSPAN = 2;
 export const TUNNEL_VXLAN = 3;
 export const TUNNEL_GENEVE = 4;
 export const TUNNEL_IPIP = 5;
+/** An INT Telemetry Report entered like a tunnel (decoder.ts). */
+export const TUNNEL_INT = 7;

@@ -14,6 +14,9 @@ import { ipv4Text, ipv6Text, macText } from './address-text.ts';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, TUNNEL_NAMES } from './layers.ts';
 import { OK, STATUS_NAMES, type DecodeStatus } from './status.ts';
 import { FIELDS, fieldGetter, type FieldName, type FieldValue } from './fields.ts';
+import { IntView, configurePacketInt } from './int-view.ts';
+import { decodePacket } from './decoder.ts';
+import type { IntReport } from './int/index.ts';
 
 function u16(b: Uint8Array, o: number): number {
   return (b[o] << 8) | b[o + 1];
@@ -181,6 +184,18 @@ export class Packet {
   tunnelDepth = 0;
   tunnelId = -1;
 
+  // ---- INT (int-view.ts; off unless the source asks for it: configurePacketInt) ----
+  /** The reused INT decode result, null when INT decoding is off for this source. */
+  intReport: IntReport | null = null;
+  /** UDP destination port of Telemetry Reports, 0 = off. */
+  intPort = 0;
+  /** INT in flight: UDP destination port (0 = off), DSCP value and mask (mask 0 = off). */
+  intMdPort = 0;
+  intMdDscp = 0;
+  intMdDscpMask = 0;
+  /** -1 no INT header met, 0 INT decoded (p.int), else the IntStatus of the failure. */
+  intStatus = -1;
+
   // ---- views (one of each per Packet, reused) ----
   private readonly ethView = new EthernetView(this);
   private readonly vlanView = new VlanView(this);
@@ -190,6 +205,7 @@ export class Packet {
   private readonly icmpView = new IcmpView(this);
   private readonly outerView = new OuterView(this);
   private readonly tunnelView = new TunnelView(this);
+  private readonly intView = new IntView(this);
 
   get eth(): EthernetView | null { return this.ethOff >= 0 ? this.ethView : null; }
   get vlan(): VlanView | null { return this.vlanDepth > 0 ? this.vlanView : null; }
@@ -202,6 +218,8 @@ export class Packet {
   /** The outermost IP header of a tunnelled packet; null when not tunnelled. */
   get outer(): OuterView | null { return this.tunnelDepth > 0 ? this.outerView : null; }
   get tunnel(): TunnelView | null { return this.tunnelDepth > 0 ? this.tunnelView : null; }
+  /** The INT report or INT stack of this packet (int-view.ts); null without one. */
+  get int(): IntView | null { return this.intStatus === 0 ? this.intView : null; }
   /** Captured length. */
   get caplen(): number { return this.end - this.start; }
   get ok(): boolean { return this.status === OK; }
@@ -234,6 +252,13 @@ export class Packet {
     c.l4PayloadLen = this.l4PayloadLen; c.outerL3 = this.outerL3; c.outerL3Off = mv(this.outerL3Off);
     c.outerProto = this.outerProto; c.outerIpLen = this.outerIpLen; c.tunnelType = this.tunnelType;
     c.tunnelDepth = this.tunnelDepth; c.tunnelId = this.tunnelId;
+    if (this.intReport !== null) {
+      // The INT result lives in the source's reused report: decode the copy again into its own.
+      const r = this.intReport;
+      configurePacketInt(c, { intPort: this.intPort, intMdPort: this.intMdPort, intLenient: r.lenient, intMaxHops: r.maxHops,
+        ...(this.intMdDscpMask !== 0 ? { intDscp: this.intMdDscp, intDscpMask: this.intMdDscpMask } : {}) });
+      if (this.intStatus >= 0) decodePacket(c, c.buf, 0, c.end, c.len, c.ts, c.linkType);
+    }
     return c;
   }
 

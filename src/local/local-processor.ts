@@ -6,6 +6,7 @@
  */
 import { decodePacket } from '../decode/decoder.ts';
 import { Packet } from '../decode/packet.ts';
+import { configurePacketInt, type IntDecodeOptions } from '../decode/int-view.ts';
 import { OK } from '../decode/status.ts';
 import { buildStage, settleStage, type SplitPlan, type Stage } from '../query/pipeline.ts';
 import type { StageEnv } from '../query/operator.ts';
@@ -37,8 +38,12 @@ export class LocalProcessor {
   passed = 0;
   sent = 0;
 
-  constructor(index: number, source: PacketSource, split: SplitPlan, env: StageEnv, send: (msg: StageMessage) => Promise<void>) {
+  /** Per-source decoding (INT); the source's own decodeOptions when not given. */
+  private readonly decode: IntDecodeOptions | undefined;
+
+  constructor(index: number, source: PacketSource, split: SplitPlan, env: StageEnv, send: (msg: StageMessage) => Promise<void>, decode?: IntDecodeOptions) {
     this.index = index;
+    this.decode = decode ?? source.decodeOptions;
     this.source = source;
     this.split = split;
     this.env = env;
@@ -49,6 +54,7 @@ export class LocalProcessor {
   async run(): Promise<void> {
     const p = new Packet();
     p.source = this.index;
+    configurePacketInt(p, this.decode);
     const pred = this.split.pushdown?.predicate ?? null;
     const head = this.stage.head;
     const malformed = this.malformed;

@@ -6,6 +6,8 @@ import { IntstreamError } from '../errors.ts';
 import { openFileInput, streamInput } from './byte-input.ts';
 import { CaptureFileSource } from './capture-file-source.ts';
 import type { PacketSource } from './source.ts';
+import { openIntUdpSource } from '../int/int-udp-source.ts';
+import { openNetflowSource, openSflowSource } from './flow-source.ts';
 
 export type SourceFactory = (spec: string, rest: string) => Promise<PacketSource>;
 
@@ -19,6 +21,11 @@ registerSource('pcap', 'pcap:PATH  a pcap or pcapng file (PATH "-" reads standar
   if (rest === '-') return new CaptureFileSource(spec, 'stdin', streamInput(process.stdin));
   return new CaptureFileSource(spec, rest, await openFileInput(rest));
 });
+
+registerSource('int', 'int:udp://HOST:PORT  INT Telemetry Reports over UDP (?idle=S&max=N&lenient=1)', openIntUdpSource);
+
+registerSource('sflow', 'sflow:udp://HOST:PORT  sFlow v5: sampled headers as packets (sample.rate), counters as records (?idle=S&max=N)', openSflowSource);
+registerSource('netflow', 'netflow:udp://HOST:PORT  NetFlow v5/v9, IPFIX flow records, event time flow.end (?idle=S&max=N&lateness=S)', openNetflowSource);
 
 /** Known source types that this build does not provide yet, so the error can say so. */
 const PLANNED = ['live', 'int', 'sflow', 'netflow', 'steno', 'erspan'];

@@ -1,5 +1,6 @@
 import type { PacketBatch } from './packet-batch.ts';
 import type { SkipCounters } from './skip-counters.ts';
+import type { IntDecodeOptions } from '../decode/int-view.ts';
 
 /**
  * A source of packets: a capture file, a live interface, a UDP listener. Yields batches; a
@@ -17,5 +18,7 @@ export interface PacketSource {
   progress(): { bytes: number; total: number | undefined };
   /** Non-fatal problems worth one line each on stderr (first occurrence of each reason). */
   readonly warnings: string[];
+  /** Decoding this source's records needs (INT report port, ...); absent for plain captures. */
+  readonly decodeOptions?: IntDecodeOptions;
   close(): Promise<void>;
 }
