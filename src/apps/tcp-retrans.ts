@@ -76,7 +76,7 @@ export default defineTask({
       .global()
       .merge()
       .key((r) => r.key)
-      .process({
+      .process<{ highest: number }, { flow: string; retransmissions: number }>({
         init: () => ({ highest: -1 }),
         onItem: (r, flow, out) => {
           let retransmissions = r.value.proven;

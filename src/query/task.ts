@@ -4,7 +4,7 @@
  */
 import type { Packet } from '../decode/packet.ts';
 import { IntstreamError } from '../errors.ts';
-import { packetStream, Plan, type Stream, type WindowResult } from './stream.ts';
+import { packetStream, Plan, type KeyedStream, type Stream, type WindowResult } from './stream.ts';
 
 export type ParamValue = number | string | boolean;
 
@@ -27,7 +27,7 @@ export interface TaskDefinition<P extends Record<string, ParamSpec> = Record<str
   params: P;
   /** What the key and value of a result mean, for `intstream apps`. */
   output?: { key: string; value: string };
-  query(packets: Stream<Packet>, params: ParamValues<P> & RunSettings): Stream<any> | { plan?: never };
+  query(packets: Stream<Packet>, params: ParamValues<P> & RunSettings): Stream<any> | KeyedStream<any, any> | { plan?: never };
 }
 
 export function defineTask<P extends Record<string, ParamSpec>>(def: TaskDefinition<P>): TaskDefinition<P> {

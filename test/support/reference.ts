@@ -313,8 +313,8 @@ export function refSlowloris(inp: RefInput): RefResult[] {
   const g = new Groups(() => ({ conns: new Set<string>(), bytes: 0 }));
   for (const { fr, w } of items(inp, (fr) => !!fr.tcp)) {
     const x = g.at(w, fr.dst).v;
-    x.conns.add(`${fr.src}/${fr.tcp.sport}`);
-    x.bytes += fr.tcp.len;
+    x.conns.add(`${fr.src}/${fr.tcp!.sport}`);
+    x.bytes += fr.tcp!.len;
   }
   return g.results(inp.window, (x) => ({ conns: x.conns.size, bytes: x.bytes, rate: x.bytes / x.conns.size / inp.window }),
     (r) => r.conns >= minConns && r.rate < t);
@@ -453,7 +453,7 @@ export function refWindows(inp: RefInput): number[] {
 }
 
 /** Results in a canonical order (window start, then key JSON) for comparison. */
-export function canonical(rs: RefResult[] | { window: { start: number; end: number } | null; key: unknown; value: unknown }[]): { window: unknown; key: unknown; value: unknown }[] {
+export function canonical(rs: { window: unknown; key: unknown; value: unknown }[]): { window: unknown; key: unknown; value: unknown }[] {
   return rs.map((r) => ({ window: r.window, key: r.key, value: r.value }))
     .sort((a, b) => (a.window as any).start - (b.window as any).start || (JSON.stringify(a.key) < JSON.stringify(b.key) ? -1 : JSON.stringify(a.key) > JSON.stringify(b.key) ? 1 : 0));
 }
