@@ -12,3 +12,4 @@ export { CountMinSketch, BloomFilter, HyperLogLog, countMinSketch, bloomFilter, 
 export { Packet } from './decode/packet.ts';
 export { FIELDS, type FieldName } from './decode/fields.ts';
 export { parseFilter, compileFilter, toBpf } from './query/filter-expr.ts';
+export { intHops, type IntHop } from './int/int-hops.ts';

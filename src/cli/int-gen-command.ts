@@ -18,7 +18,7 @@ function num(name: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER
 export function intGenCommand(): Command {
   return new Command('int-gen')
     .description('write spec-conformant INT telemetry reports to a pcap file or send them over UDP at a rate')
-    .addOption(new Option('--version <v>', 'Telemetry Report version (INT version paired: 0.5, 1.0, 2.x)').choices(['0.5', '1.0', '2.0']).default('2.0'))
+    .addOption(new Option('--report-version <v>', 'Telemetry Report version (INT version paired: 0.5, 1.0, 2.x)').choices(['0.5', '1.0', '2.0']).default('2.0'))
     .option('--hops <n>', 'INT hops per report', '6')
     .option('--reports <n>', 'number of reports', '1000')
     .option('--paths <n>', 'distinct switch paths (one flow each with --flow-per-path)', '16')
@@ -31,11 +31,11 @@ export function intGenCommand(): Command {
     .option('--rate <n>', 'reports per second with --udp', '1000')
     .addHelpText('after', `
 Examples:
-  $ intstream int-gen --version 2.0 --hops 6 --reports 100000 --out reports.pcap
-  $ intstream int-gen --version 1.0 --hops 4 --reports 5000 --udp 127.0.0.1:32766 --rate 1000
+  $ intstream int-gen --report-version 2.0 --hops 6 --reports 100000 --out reports.pcap
+  $ intstream int-gen --report-version 1.0 --hops 4 --reports 5000 --udp 127.0.0.1:32766 --rate 1000
   $ intstream run int-collector -s pcap:reports.pcap -p int_port=32766 --format jsonl`)
     .action(async (o: Record<string, any>) => {
-      const version = o.version as TrVersion;
+      const version = o.reportVersion as TrVersion;
       const hops = num('hops', o.hops, 0, 255);
       const reports = num('reports', o.reports, 0);
       const paths = num('paths', o.paths, 1);
