@@ -1,0 +1,250 @@
+/**
+ * The runtime's HTTP API as the page uses it. Every call goes to the same origin that served the
+ * page (the runtime serves both). The token, when signed in, is sent as `Authorization: Bearer`;
+ * without it only the read endpoints are called and the page is read-only.
+ */
+
+export interface AgentMetrics {
+  cpu: number | null; // percent of one core
+  memoryBytes: number | null;
+  packetsPerSec: number | null;
+  malformed: number | null;
+  dropped: number | null;
+}
+
+export interface Agent {
+  name: string;
+  labels: Record<string, string>;
+  source: string;
+  status: string; // 'up' | 'down'
+  lastHeartbeat: number | null; // ms since epoch
+  metrics: AgentMetrics;
+  history: Array<{ t: number } & AgentMetrics>; // t in ms since epoch
+}
+
+export interface AppParam {
+  name: string;
+  default: unknown;
+  description: string;
+}
+
+export interface App {
+  name: string;
+  description: string;
+  params: AppParam[];
+  output: { key: string; value: string } | null;
+  source: string | null;
+}
+
+export interface StageCounters {
+  items_read: number;
+  after_filter: number;
+  local_out: number;
+  global_out: number;
+  data_reduction: number | null;
+}
+
+export interface WindowCounters extends StageCounters {
+  start: number;
+  end: number;
+}
+
+export interface Task {
+  id: string;
+  name: string;
+  status: string;
+  agents: string[];
+  counters: StageCounters;
+  error: string | null;
+  createdAt: number | null;
+}
+
+export interface ResultRow {
+  task: string;
+  window: { start: number; end: number };
+  key: unknown;
+  value: unknown;
+}
+
+export interface AgentSelector {
+  all?: true;
+  names?: string[];
+  labels?: Record<string, string>;
+}
+
+export interface SubmitRequest {
+  app?: string;
+  code?: string;
+  params: Record<string, unknown>;
+  agents: AgentSelector;
+}
+
+/** An API error: HTTP status, a stable code, and where the task failed (line, column) if known. */
+export class ApiError extends Error {
+  status: number;
+  code: string;
+  line: number | null;
+  column: number | null;
+  field: string | null;
+  constructor(status: number, code: string, message: string, line: number | null, column: number | null, field: string | null) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.line = line;
+    this.column = column;
+    this.field = field;
+  }
+}
+
+const TOKEN_KEY = 'intstream.token';
+
+export function getToken(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function setToken(token: string | null): void {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && v !== '' && Number.isFinite(Number(v)) ? Number(v) : null;
+}
+
+function ms(v: unknown): number | null {
+  if (typeof v === 'string') {
+    const t = Date.parse(v);
+    return Number.isFinite(t) ? t : num(v);
+  }
+  const n = num(v);
+  if (n === null) return null;
+  return n < 1e11 ? n * 1000 : n; // seconds or milliseconds since the epoch
+}
+
+async function request(method: string, path: string, body?: unknown, token: string | null = getToken()): Promise<unknown> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = text;
+  }
+  if (!res.ok) {
+    const e = (data && typeof data === 'object' ? ((data as any).error ?? data) : {}) as any;
+    const message = typeof e === 'string' ? e : String(e.message ?? (typeof data === 'string' && data ? data : res.statusText));
+    throw new ApiError(res.status, String(e.code ?? res.status), message, num(e.line), num(e.column), e.field ?? null);
+  }
+  return data;
+}
+
+function list(data: unknown, key: string): any[] {
+  if (Array.isArray(data)) return data;
+  if (data && typeof data === 'object' && Array.isArray((data as any)[key])) return (data as any)[key];
+  return [];
+}
+
+function metricsOf(m: any): AgentMetrics {
+  m = m ?? {};
+  return {
+    cpu: num(m.cpu ?? m.cpu_percent ?? m.cpuPercent),
+    memoryBytes: num(m.memory ?? m.rss ?? m.rss_bytes ?? m.memory_bytes ?? m.memoryBytes),
+    packetsPerSec: num(m.packets_per_s ?? m.packetsPerSec ?? m.pps ?? m.items_per_s),
+    malformed: num(m.malformed_total ?? (typeof m.malformed === 'object' && m.malformed ? Object.values(m.malformed).reduce((a: number, b) => a + (Number(b) || 0), 0) : m.malformed)),
+    dropped: num(m.dropped ?? m.drops),
+  };
+}
+
+export function normalizeAgent(a: any): Agent {
+  const metrics = metricsOf(a.metrics ?? a);
+  const history = list(a.history ?? a.metrics_history ?? [], 'samples').map((h: any) => ({ t: ms(h.t ?? h.ts ?? h.at ?? h.time) ?? 0, ...metricsOf(h) }));
+  let labels: Record<string, string> = {};
+  if (Array.isArray(a.labels)) for (const l of a.labels) { const [k, v = ''] = String(l).split('='); labels[k] = v; }
+  else if (a.labels && typeof a.labels === 'object') labels = Object.fromEntries(Object.entries(a.labels).map(([k, v]) => [k, String(v)]));
+  const sources = Array.isArray(a.sources) ? a.sources.join(' ') : a.source ?? a.source_spec ?? a.sourceSpec ?? '';
+  return {
+    name: String(a.name ?? a.id),
+    labels,
+    source: String(sources),
+    status: String(a.status ?? (a.up === true ? 'up' : a.up === false ? 'down' : 'unknown')),
+    lastHeartbeat: ms(a.last_heartbeat ?? a.lastHeartbeat ?? a.heartbeat_at ?? a.last_seen),
+    metrics,
+    history,
+  };
+}
+
+export function normalizeCounters(c: any): StageCounters {
+  c = c ?? {};
+  const itemsRead = num(c.items_read) ?? 0;
+  const localOut = num(c.local_out) ?? 0;
+  return {
+    items_read: itemsRead,
+    after_filter: num(c.after_filter) ?? 0,
+    local_out: localOut,
+    global_out: num(c.global_out) ?? 0,
+    data_reduction: num(c.data_reduction) ?? (itemsRead > 0 ? 1 - localOut / itemsRead : null),
+  };
+}
+
+export function normalizeTask(t: any): Task {
+  const agents = Array.isArray(t.agents) ? t.agents.map((a: any) => (typeof a === 'string' ? a : String(a.name ?? a.agent ?? a.id))) : [];
+  return {
+    id: String(t.id),
+    name: String(t.name ?? t.task ?? t.app ?? t.id),
+    status: String(t.status ?? 'unknown'),
+    agents,
+    counters: normalizeCounters(t.counters ?? t.stats ?? t),
+    error: t.error ? String(typeof t.error === 'object' ? t.error.message : t.error) : null,
+    createdAt: ms(t.created_at ?? t.createdAt ?? t.submitted_at),
+  };
+}
+
+export function normalizeApp(a: any): App {
+  const params: AppParam[] = Array.isArray(a.params)
+    ? a.params.map((p: any) => ({ name: String(p.name), default: p.default, description: String(p.description ?? '') }))
+    : Object.entries(a.params ?? {}).map(([name, p]: [string, any]) => ({ name, default: p?.default, description: String(p?.description ?? '') }));
+  return { name: String(a.name), description: String(a.description ?? ''), params, output: a.output ?? null, source: a.source ?? null };
+}
+
+export const api = {
+  async agents(): Promise<Agent[]> {
+    return list(await request('GET', '/api/agents'), 'agents').map(normalizeAgent);
+  },
+  async apps(): Promise<App[]> {
+    return list(await request('GET', '/api/apps'), 'apps').map(normalizeApp);
+  },
+  async tasks(): Promise<Task[]> {
+    return list(await request('GET', '/api/tasks'), 'tasks').map(normalizeTask);
+  },
+  async task(id: string): Promise<Task> {
+    const t = (await request('GET', `/api/tasks/${encodeURIComponent(id)}`)) as any;
+    return normalizeTask(t.task ?? t);
+  },
+  async windows(id: string): Promise<WindowCounters[]> {
+    const d = await request('GET', `/api/tasks/${encodeURIComponent(id)}/windows`);
+    return list(d, 'windows').map((w: any) => ({ ...normalizeCounters(w), start: Number(w.start ?? w.window?.start), end: Number(w.end ?? w.window?.end) }));
+  },
+  async submit(req: SubmitRequest): Promise<Task> {
+    const t = (await request('POST', '/api/tasks', req)) as any;
+    return normalizeTask(t.task ?? t);
+  },
+  async stop(id: string): Promise<void> {
+    await request('POST', `/api/tasks/${encodeURIComponent(id)}/stop`);
+  },
+  /** Checks a token against the API; true when it is accepted. */
+  async checkToken(token: string): Promise<boolean> {
+    try {
+      await request('GET', '/api/auth', undefined, token);
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return false;
+      throw e;
+    }
+  },
+  resultsUrl(id: string): string {
+    return `/api/tasks/${encodeURIComponent(id)}/results`;
+  },
+};

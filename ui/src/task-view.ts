@@ -1,0 +1,343 @@
+/**
+ * <is-task>: one task. Its status, agents and the counters of each stage (items read, after the
+ * pushed-down filter, leaving the local stage, leaving the global stage) with the data
+ * reduction, as numbers and per window as charts (stage counts on a log axis, and the reduction);
+ * its results live from the API's server-sent events: a sortable, filterable table, a time chart
+ * of the top N keys' numeric values, and a JSON Lines download. Stop when signed in.
+ */
+import { LitElement, html, nothing } from 'lit';
+import { api, ApiError, type ResultRow, type Task, type WindowCounters } from './api.ts';
+import type { Series } from './charts.ts';
+import { fmtInt, fmtKey, fmtReduction, fmtValue, fmtWindowTime } from './format.ts';
+import { Poller } from './poller.ts';
+import { isActive, statusBadge } from './tasks-view.ts';
+
+/** A window's start as a short axis label: the time of day, with the date when windows span days. */
+function fmtWindowLabel(start: number, all: Array<{ start: number }>): string {
+  const full = fmtWindowTime(start).replace(' UTC', '');
+  const oneDay = all.length > 0 && all[all.length - 1].start - all[0].start < 86400 && new Date(all[0].start * 1000).getUTCDate() === new Date(all[all.length - 1].start * 1000).getUTCDate();
+  return oneDay ? full.slice(11) : full;
+}
+
+type SortCol = 'window' | 'key' | 'value';
+const TABLE_MAX = 500;
+
+function compare(a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return fmtKey(a).localeCompare(fmtKey(b), undefined, { numeric: true });
+}
+
+export class IsTask extends LitElement {
+  private signed = false;
+  set signedIn(v: boolean) {
+    this.signed = v;
+    this.requestUpdate();
+  }
+  get signedIn(): boolean {
+    return this.signed;
+  }
+  private tid = '';
+  set taskId(v: string) {
+    if (v === this.tid) return;
+    this.tid = v;
+    this.reset();
+    if (this.isConnected) this.open();
+  }
+  get taskId(): string {
+    return this.tid;
+  }
+
+  private task: Task | null = null;
+  private windows: WindowCounters[] | null = null;
+  private windowsMissing = false;
+  private rows: ResultRow[] = [];
+  private seenIds = new Set<string>();
+  private streamState: 'connecting' | 'live' | 'ended' | 'error' = 'connecting';
+  private source: EventSource | null = null;
+  private error = '';
+  private stopping = false;
+  private sortCol: SortCol = 'window';
+  private sortDesc = false;
+  private filterText = '';
+  private topN = 5;
+  private renderQueued = false;
+  private readonly poller = new Poller(
+    async () => {
+      this.task = await api.task(this.tid);
+      if (!this.windowsMissing) {
+        try {
+          this.windows = await api.windows(this.tid);
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 404 && this.task) this.windowsMissing = true;
+          else throw e;
+        }
+      }
+      this.error = '';
+      if (!isActive(this.task.status) && this.streamState === 'error') this.closeStream('ended');
+      this.requestUpdate();
+    },
+    1500,
+    (e) => {
+      this.error = e instanceof ApiError && e.status === 404 ? `No task ${this.tid}.` : `Could not load the task: ${(e as Error).message}`;
+      this.requestUpdate();
+    },
+  );
+
+  protected createRenderRoot(): HTMLElement {
+    return this;
+  }
+
+  connectedCallback(): void {
+    super.connectedCallback();
+    this.open();
+  }
+
+  disconnectedCallback(): void {
+    this.poller.stop();
+    this.closeStream('ended');
+    super.disconnectedCallback();
+  }
+
+  private reset(): void {
+    this.poller.stop();
+    this.closeStream('connecting');
+    this.task = null;
+    this.windows = null;
+    this.windowsMissing = false;
+    this.rows = [];
+    this.seenIds.clear();
+  }
+
+  private open(): void {
+    if (!this.tid) return;
+    this.poller.start();
+    this.openStream();
+  }
+
+  private openStream(): void {
+    this.closeStream('connecting');
+    const es = new EventSource(api.resultsUrl(this.tid));
+    this.source = es;
+    const onResult = (ev: MessageEvent) => this.onResult(ev);
+    es.addEventListener('message', onResult);
+    es.addEventListener('result', onResult);
+    es.addEventListener('open', () => {
+      this.streamState = 'live';
+      this.queueRender();
+    });
+    for (const name of ['end', 'done', 'eof']) es.addEventListener(name, () => this.closeStream('ended'));
+    es.addEventListener('error', () => {
+      // EventSource reconnects by itself; once the task is over there is nothing to wait for.
+      if (this.task && !isActive(this.task.status)) this.closeStream('ended');
+      else this.streamState = 'error';
+      this.queueRender();
+    });
+  }
+
+  private closeStream(state: IsTask['streamState']): void {
+    this.source?.close();
+    this.source = null;
+    this.streamState = state;
+    this.queueRender();
+  }
+
+  private onResult(ev: MessageEvent): void {
+    if (ev.lastEventId) {
+      if (this.seenIds.has(ev.lastEventId)) return;
+      this.seenIds.add(ev.lastEventId);
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    const items = Array.isArray(data) ? data : data && typeof data === 'object' && Array.isArray((data as any).results) ? (data as any).results : [data];
+    for (const r of items) if (r && typeof r === 'object' && (r as any).window) this.rows.push(r as ResultRow);
+    this.queueRender();
+  }
+
+  /** Many results can arrive at once: draw at most once per frame. */
+  private queueRender(): void {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    requestAnimationFrame(() => {
+      this.renderQueued = false;
+      this.requestUpdate();
+    });
+  }
+
+  private async stop(): Promise<void> {
+    this.stopping = true;
+    this.requestUpdate();
+    try {
+      await api.stop(this.tid);
+    } catch (e) {
+      this.error = `Could not stop the task: ${(e as Error).message}`;
+    }
+    this.stopping = false;
+    await this.poller.now();
+  }
+
+  private download(): void {
+    const text = this.rows.map((r) => JSON.stringify(r)).join('\n') + (this.rows.length ? '\n' : '');
+    const url = URL.createObjectURL(new Blob([text], { type: 'application/x-ndjson' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `${this.task?.name ?? 'task'}-${this.tid}.jsonl`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+
+  private sortBy(col: SortCol): void {
+    if (this.sortCol === col) this.sortDesc = !this.sortDesc;
+    else {
+      this.sortCol = col;
+      this.sortDesc = col === 'value';
+    }
+    this.requestUpdate();
+  }
+
+  private visibleRows(): ResultRow[] {
+    const f = this.filterText.trim().toLowerCase();
+    const rows = f ? this.rows.filter((r) => fmtKey(r.key).toLowerCase().includes(f) || fmtValue(r.value).toLowerCase().includes(f) || fmtWindowTime(r.window.start).toLowerCase().includes(f)) : this.rows.slice();
+    const dir = this.sortDesc ? -1 : 1;
+    const col = this.sortCol;
+    rows.sort((a, b) => {
+      const c = col === 'window' ? a.window.start - b.window.start || a.window.end - b.window.end : col === 'key' ? compare(a.key, b.key) : compare(a.value, b.value);
+      return c * dir || a.window.start - b.window.start || compare(a.key, b.key);
+    });
+    return rows;
+  }
+
+  private renderCounters(t: Task): unknown {
+    const c = t.counters;
+    const stages: Array<[string, string, number]> = [
+      ['items_read', 'Items read', c.items_read],
+      ['after_filter', 'After pushed-down filter', c.after_filter],
+      ['local_out', 'Left the local stage', c.local_out],
+      ['global_out', 'Left the global stage', c.global_out],
+    ];
+    const max = Math.max(1, c.items_read);
+    return html`<section class="panel" aria-labelledby="h-counters">
+      <h2 id="h-counters">Stages</h2>
+      <div class="funnel">
+        ${stages.map(
+          ([k, label, v]) => html`<div class="stage" data-testid="counter-${k}" data-value=${String(v)}>
+            <div class="stage-label">${label}</div>
+            <div class="stage-value">${fmtInt(v)}</div>
+            <div class="bar" aria-hidden="true"><span style="width:${v > 0 ? Math.max(0.5, (Math.log10(v + 1) / Math.log10(max + 1)) * 100) : 0}%"></span></div>
+          </div>`,
+        )}
+        <div class="stage reduction" data-testid="counter-data_reduction" data-value=${String(c.data_reduction ?? '')}>
+          <div class="stage-label">Data reduction</div>
+          <div class="stage-value">${fmtReduction(c.data_reduction)}</div>
+          <div class="hint">1 − left local stage / items read</div>
+        </div>
+      </div>
+    </section>`;
+  }
+
+  private renderWindows(): unknown {
+    if (this.windowsMissing) return html`<p class="hint">This runtime does not report counters per window.</p>`;
+    const w = (this.windows ?? []).slice().sort((a, b) => a.start - b.start);
+    if (w.length === 0) return html`<p class="hint">No window has closed yet.</p>`;
+    const xs = w.map((_x, i) => i);
+    const cats = w.map((x) => fmtWindowLabel(x.start, w));
+    const stages: Series[] = [
+      { label: 'items read', values: w.map((x) => x.items_read) },
+      { label: 'after filter', values: w.map((x) => x.after_filter) },
+      { label: 'left local stage', values: w.map((x) => x.local_out) },
+      { label: 'left global stage', values: w.map((x) => x.global_out) },
+    ];
+    const red: Series[] = [{ label: 'data reduction %', values: w.map((x) => (x.data_reduction === null ? null : x.data_reduction * 100)), color: '#19a979' }];
+    return html`<div class="chart-pair">
+      <figure><figcaption>Items per stage, per window (log scale)</figcaption>
+        <is-chart data-testid="chart-stages" .log=${true} .categories=${cats} .data=${{ xs, series: stages }}></is-chart></figure>
+      <figure><figcaption>Data reduction per window (%)</figcaption>
+        <is-chart data-testid="chart-reduction" .yLabel=${'%'} .categories=${cats} .data=${{ xs, series: red }}></is-chart></figure>
+    </div>`;
+  }
+
+  private renderResultsChart(): unknown {
+    const numeric = this.rows.filter((r) => typeof r.value === 'number');
+    if (numeric.length === 0) return html`<p class="hint">${this.rows.length ? 'The values are not numbers: no time chart.' : 'No result yet.'}</p>`;
+    const totals = new Map<string, number>();
+    for (const r of numeric) totals.set(fmtKey(r.key), (totals.get(fmtKey(r.key)) ?? 0) + (r.value as number));
+    const keys = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, this.topN).map(([k]) => k);
+    const starts = [...new Set(numeric.map((r) => r.window.start))].sort((a, b) => a - b);
+    const index = new Map(starts.map((x, i) => [x, i]));
+    const xs = starts.map((_x, i) => i);
+    const cats = starts.map((s) => fmtWindowLabel(s, starts.map((x) => ({ start: x }))));
+    const series: Series[] = keys.map((k) => ({ label: k, values: xs.map(() => null) }));
+    const byKey = new Map(keys.map((k, i) => [k, series[i]]));
+    for (const r of numeric) {
+      const s = byKey.get(fmtKey(r.key));
+      if (s) s.values[index.get(r.window.start)!] = ((s.values[index.get(r.window.start)!] as number | null) ?? 0) + (r.value as number);
+    }
+    return html`<figure><figcaption>Value per window, top ${keys.length} of ${totals.size} keys</figcaption>
+      <is-chart data-testid="chart-results" .categories=${cats} .data=${{ xs, series }}></is-chart></figure>`;
+  }
+
+  private renderResults(): unknown {
+    const rows = this.visibleRows();
+    const shown = rows.slice(0, TABLE_MAX);
+    const th = (col: SortCol, label: string, cls = '') => {
+      const on = this.sortCol === col;
+      return html`<th class=${cls} aria-sort=${on ? (this.sortDesc ? 'descending' : 'ascending') : 'none'}>
+        <button class="sort" @click=${() => this.sortBy(col)}>${label} <span aria-hidden="true">${on ? (this.sortDesc ? '▼' : '▲') : '↕'}</span></button></th>`;
+    };
+    const stateText = { connecting: 'connecting…', live: 'live', ended: 'complete', error: 'reconnecting…' }[this.streamState];
+    return html`<section class="panel" aria-labelledby="h-results">
+      <div class="panel-head">
+        <h2 id="h-results">Results <span class="pill ${this.streamState}" data-testid="stream-state">${stateText}</span></h2>
+        <div class="tools">
+          <label for="topn">Top</label>
+          <input id="topn" type="number" min="1" max="20" .value=${String(this.topN)} @input=${(e: Event) => { this.topN = Math.max(1, Math.min(20, Number((e.target as HTMLInputElement).value) || 5)); this.requestUpdate(); }} />
+          <label for="filter">Filter</label>
+          <input id="filter" type="search" placeholder="key, value or time" .value=${this.filterText} @input=${(e: Event) => { this.filterText = (e.target as HTMLInputElement).value; this.requestUpdate(); }} />
+          <button class="secondary" @click=${this.download} ?disabled=${this.rows.length === 0}>Download JSON Lines</button>
+        </div>
+      </div>
+      ${this.renderResultsChart()}
+      <div class="table-wrap results-wrap">
+        <table class="grid" data-testid="results-table">
+          <thead><tr>${th('window', 'Window (UTC)')}${th('key', 'Key')}${th('value', 'Value', 'num')}</tr></thead>
+          <tbody>
+            ${shown.map(
+              (r) => html`<tr data-key=${fmtKey(r.key)} data-value=${typeof r.value === 'number' ? String(r.value) : JSON.stringify(r.value)} data-start=${String(r.window.start)}>
+                <td class="mono">${fmtWindowTime(r.window.start)} <span class="muted">+${r.window.end - r.window.start} s</span></td>
+                <td class="mono">${fmtKey(r.key)}</td>
+                <td class="num mono">${fmtValue(r.value)}</td>
+              </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>
+      <p class="hint" data-testid="results-count">${rows.length === this.rows.length ? `${this.rows.length} results` : `${rows.length} of ${this.rows.length} results match`}${rows.length > TABLE_MAX ? `; the first ${TABLE_MAX} are shown` : ''}</p>
+    </section>`;
+  }
+
+  protected render(): unknown {
+    const t = this.task;
+    return html`
+      <p class="crumbs"><a href="#/tasks">Tasks</a> ›</p>
+      <div class="title-row">
+        <h1 tabindex="-1">${t ? t.name : this.tid} ${t ? statusBadge(t.status) : nothing}</h1>
+        ${t && this.signedIn && isActive(t.status)
+          ? html`<button class="danger" data-testid="stop-task" ?disabled=${this.stopping} @click=${this.stop}>${this.stopping ? 'Stopping…' : 'Stop task'}</button>`
+          : nothing}
+      </div>
+      ${t ? html`<p class="sub"><span class="mono">${t.id}</span> · agents: ${t.agents.join(', ') || '–'}</p>` : nothing}
+      ${this.error ? html`<div class="banner error" role="alert">${this.error}</div>` : nothing}
+      ${t?.error ? html`<div class="banner error" role="alert">${t.error}</div>` : nothing}
+      ${t ? this.renderCounters(t) : nothing}
+      <section class="panel" aria-labelledby="h-windows"><h2 id="h-windows">Per window</h2>${this.renderWindows()}</section>
+      ${this.renderResults()}
+    `;
+  }
+}
+
+customElements.define('is-task', IsTask);
