@@ -6,7 +6,6 @@
  */
 import { IntstreamError } from '../errors.ts';
 import { InfluxDbSink } from './influxdb-sink.ts';
-import { KafkaSink } from './kafka-sink.ts';
 import { PrometheusSink } from './prometheus-sink.ts';
 import type { Sink } from './sink.ts';
 
@@ -30,6 +29,8 @@ export async function openSinkSpec(spec: string): Promise<Sink> {
     }
     case 'kafka:': {
       if (!path) throw new IntstreamError('USAGE', `--sink ${spec}: needs a topic: kafka://HOST:PORT/TOPIC`);
+      // Loaded on use: the Kafka client is only needed by runs that ask for it.
+      const { KafkaSink } = await import('./kafka-sink.ts');
       const s = new KafkaSink(u.host, path);
       await s.open();
       return s;
