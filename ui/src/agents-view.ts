@@ -77,7 +77,7 @@ export class IsAgents extends LitElement {
             <table class="grid" data-testid="agents-table">
               <thead>
                 <tr>
-                  <th>Agent</th><th>Labels</th><th>Source</th><th>Status</th><th>Last heartbeat</th>
+                  <th>Agent · labels</th><th>Source</th><th>Status</th><th>Last heartbeat</th>
                   <th class="num">CPU</th><th class="num">Memory</th><th class="num">Packets/s</th>
                   <th class="num">Malformed</th><th class="num">Dropped</th>
                 </tr>
@@ -87,8 +87,8 @@ export class IsAgents extends LitElement {
                   const h = history.get(a.name) ?? [];
                   const m = a.metrics;
                   return html`<tr data-agent=${a.name}>
-                    <td class="name">${a.name}</td>
-                    <td>${Object.entries(a.labels).map(([k, v]) => html`<span class="chip">${k}${v ? `=${v}` : ''}</span> `)}</td>
+                    <td><div class="name">${a.name}</div>
+                      <div class="chips">${Object.entries(a.labels).map(([k, v]) => html`<span class="chip">${k}${v ? `=${v}` : ''}</span> `)}</div></td>
                     <td class="mono src" title=${a.source}>${a.source}</td>
                     <td><span class="status ${a.status}">${a.status}</span></td>
                     <td>${fmtAgo(a.lastHeartbeat)}</td>

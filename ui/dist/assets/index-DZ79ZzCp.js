@@ -13,15 +13,15 @@
             <table class="grid" data-testid="agents-table">
               <thead>
                 <tr>
-                  <th>Agent</th><th>Labels</th><th>Source</th><th>Status</th><th>Last heartbeat</th>
+                  <th>Agent · labels</th><th>Source</th><th>Status</th><th>Last heartbeat</th>
                   <th class="num">CPU</th><th class="num">Memory</th><th class="num">Packets/s</th>
                   <th class="num">Malformed</th><th class="num">Dropped</th>
                 </tr>
               </thead>
               <tbody>
                 ${this.agents.map(e=>{let t=qa.get(e.name)??[],n=e.metrics;return I`<tr data-agent=${e.name}>
-                    <td class="name">${e.name}</td>
-                    <td>${Object.entries(e.labels).map(([e,t])=>I`<span class="chip">${e}${t?`=${t}`:``}</span> `)}</td>
+                    <td><div class="name">${e.name}</div>
+                      <div class="chips">${Object.entries(e.labels).map(([e,t])=>I`<span class="chip">${e}${t?`=${t}`:``}</span> `)}</div></td>
                     <td class="mono src" title=${e.source}>${e.source}</td>
                     <td><span class="status ${e.status}">${e.status}</span></td>
                     <td>${Va(e.lastHeartbeat)}</td>
