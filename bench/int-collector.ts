@@ -30,7 +30,7 @@ function arg(name: string, def: string): string {
 }
 const N = Number(arg('reports', '500000'));
 const UDP_SECONDS = Number(arg('udp-seconds', '3'));
-const RATES = arg('rates', '25000,50000,100000,150000,200000,300000,400000').split(',').map(Number);
+const RATES = arg('rates', '10000,25000,50000,100000,150000,200000,300000,400000').split(',').map(Number);
 const COARSE = { latency_step: '1e12', hop_latency_step: '1e12', tx_util_step: '1e12', occupancy_step: '1e12', congestion_step: '1e12' };
 
 const dir = mkdtempSync(join(tmpdir(), 'intstream-bench-int-'));
