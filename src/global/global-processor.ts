@@ -4,7 +4,7 @@
  * local stage's watermark has passed its time, in (time, source, arrival) order, so results
  * do not depend on how the sources' messages interleaved in transit.
  */
-import { buildStage, settleStage, type Stage } from '../query/pipeline.ts';
+import { buildStage, pollStage, settleStage, type Stage } from '../query/pipeline.ts';
 import type { StageEnv } from '../query/operator.ts';
 import type { OpSpec } from '../query/stream.ts';
 import type { StageMessage } from '../transport/transport.ts';
@@ -19,27 +19,63 @@ export class GlobalProcessor {
   private seq = 0;
   private released = -Infinity;
   private finished = false;
+  private readonly expired: boolean[];
   received = 0;
   out = 0;
+  /** Elements dropped because their time had been released already (see expire). */
+  late = 0;
 
   constructor(ops: OpSpec[], sources: number, env: StageEnv) {
     this.stage = buildStage(ops, env);
     this.watermarks = new Array(sources).fill(-Infinity);
     this.ended = new Array(sources).fill(false);
+    this.expired = new Array(sources).fill(false);
   }
 
   /** Takes one message; returns the elements that left the global stage because of it. */
   async accept(msg: StageMessage): Promise<{ items: unknown[]; times: number[]; keys: unknown[] }> {
     for (let i = 0; i < msg.items.length; i++) {
+      // Only possible for a source that was expired (or a replay): its window is out already.
+      if (msg.times[i] < this.released) { this.late++; continue; }
       this.pending.push({ ts: msg.times[i], source: msg.source, seq: this.seq++, item: msg.items[i], key: msg.keys[i] });
     }
     this.received += msg.items.length;
-    if (msg.watermark > this.watermarks[msg.source]) this.watermarks[msg.source] = msg.watermark;
+    if (msg.watermark > this.watermarks[msg.source]) {
+      this.watermarks[msg.source] = msg.watermark;
+      this.expired[msg.source] = false;
+    }
     if (msg.end) this.ended[msg.source] = true;
-    let min = Infinity;
-    for (const w of this.watermarks) if (w < min) min = w;
+    return this.step();
+  }
+
+  /**
+   * Stops waiting for `source` (a local stage gone silent past the grace time): windows close on
+   * the other sources' seals; what it sends later for a released time is counted as `late`.
+   * It counts again once its watermark advances.
+   */
+  async expire(source: number): Promise<{ items: unknown[]; times: number[]; keys: unknown[] }> {
+    this.expired[source] = true;
+    return this.step();
+  }
+
+  /** Current watermark of each source (seconds; -Infinity before its first seal). */
+  sourceWatermarks(): readonly number[] { return this.watermarks; }
+
+  /** Elements are released up to here (exclusive); -Infinity before the first release. */
+  get releasedUpTo(): number { return this.released; }
+
+  private async step(): Promise<{ items: unknown[]; times: number[]; keys: unknown[] }> {
+    let min = Infinity, live = 0;
+    for (let s = 0; s < this.watermarks.length; s++) {
+      if (this.expired[s] && !this.ended[s]) continue;
+      live++;
+      if (this.watermarks[s] < min) min = this.watermarks[s];
+    }
+    if (live === 0) min = -Infinity;
     if (min > this.released) this.release(min);
-    if (!this.finished && this.ended.every(Boolean)) {
+    pollStage(this.stage);
+    // Every source ended (or, expired, no longer awaited): flush everything.
+    if (!this.finished && live > 0 && min === Infinity) {
       this.finished = true;
       this.stage.head.finish();
       await settleStage(this.stage);

@@ -8,7 +8,7 @@ import { decodePacket } from '../decode/decoder.ts';
 import { Packet } from '../decode/packet.ts';
 import { configurePacketInt, type IntDecodeOptions } from '../decode/int-view.ts';
 import { OK } from '../decode/status.ts';
-import { buildStage, settleStage, type SplitPlan, type Stage } from '../query/pipeline.ts';
+import { buildStage, pollStage, settleStage, type SplitPlan, type Stage } from '../query/pipeline.ts';
 import type { StageEnv } from '../query/operator.ts';
 import { SkipCounters } from '../sources/skip-counters.ts';
 import type { PacketSource } from '../sources/source.ts';
@@ -58,7 +58,7 @@ export class LocalProcessor {
     const pred = this.split.pushdown?.predicate ?? null;
     const head = this.stage.head;
     const malformed = this.malformed;
-    const lateness = this.env.lateness;
+    const env = this.env, lateness = env.lateness;
     let maxTs = -Infinity;
     for (;;) {
       const b = await this.source.nextBatch();
@@ -69,7 +69,7 @@ export class LocalProcessor {
         const t = ts[i];
         decodePacket(p, buf, dataOff[i], capLen[i], wireLen[i], t, linkType[i]);
         if (p.status !== OK) malformed.bump(p.reason);
-        if (t > maxTs) maxTs = t;
+        if (t > maxTs) { maxTs = t; env.sourceWm = t - lateness; }
         if (pred !== null && !pred(p)) continue;
         passed++;
         head.push(p, t, null);
@@ -77,6 +77,7 @@ export class LocalProcessor {
       this.read += n;
       this.passed += passed;
       head.advance(maxTs - lateness);
+      pollStage(this.stage);
       await this.flush(false);
     }
     head.finish();

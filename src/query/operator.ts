@@ -20,6 +20,8 @@ export interface Operator {
   finish(): void;
   /** Resolves when asynchronous work (transforms awaiting probes) has been emitted. */
   settle?(): Promise<void>;
+  /** Emits what asynchronous work has finished so far, without waiting. */
+  poll?(): void;
 }
 
 /** Per-stage services and counters shared by its operators. */
@@ -28,6 +30,13 @@ export interface StageEnv {
   skipped: SkipCounters;
   /** Local stage: allowed event-time lateness, seconds. Global stage: Infinity (input is ordered). */
   lateness: number;
+  /**
+   * Local stage: the source's time (latest timestamp read, filtered-out packets included) minus
+   * the lateness, kept current per packet by the local processor. The first windowed operator
+   * judges lateness against it, so a packet is late by the source's own time (DESIGN.md),
+   * whatever the filters and the batch boundaries.
+   */
+  sourceWm?: number;
   sendProbe(req: ProbeRequest): Promise<ProbeResult>;
 }
 

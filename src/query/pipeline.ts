@@ -51,6 +51,14 @@ function validate(ops: OpSpec[], stage: string): void {
   }
 }
 
+/**
+ * Whether the windowed operator at `i` sees elements at the source's own times: no window or
+ * keyed state before it shifts times (their outputs carry window starts or expiry times).
+ */
+function sourceTimed(ops: OpSpec[], i: number): boolean {
+  return !ops.slice(0, i - 1).some((o) => o.kind === 'aggregate' || o.kind === 'transform' || o.kind === 'process' || o.kind === 'merge');
+}
+
 export interface Stage {
   head: Operator;
   tail: Collector;
@@ -75,12 +83,12 @@ export function buildStage(ops: OpSpec[], env: StageEnv): Stage {
       case 'window': break; // consumed by the aggregate/transform after it
       case 'aggregate': {
         const w = ops[i - 1] as Extract<OpSpec, { kind: 'window' }>;
-        next = new WindowAggregateOp(w.spec, o.agg, o.partial, next, env);
+        next = new WindowAggregateOp(w.spec, o.agg, o.partial, next, env, sourceTimed(ops, i));
         break;
       }
       case 'transform': {
         const w = ops[i - 1] as Extract<OpSpec, { kind: 'window' }>;
-        next = new WindowTransformOp(w.spec, o.fn, next, env);
+        next = new WindowTransformOp(w.spec, o.fn, next, env, sourceTimed(ops, i));
         asyncOps.unshift(next);
         break;
       }
@@ -88,6 +96,11 @@ export function buildStage(ops: OpSpec[], env: StageEnv): Stage {
     }
   }
   return { head: next, tail, asyncOps };
+}
+
+/** Emits the finished part of asynchronous operators' work, upstream first, without waiting. */
+export function pollStage(stage: Stage): void {
+  for (const op of stage.asyncOps) op.poll?.();
 }
 
 /** Waits for asynchronous operators (transforms awaiting probes), upstream first. */

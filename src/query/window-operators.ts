@@ -28,22 +28,26 @@ abstract class WindowedOp<S> implements Operator {
   protected readonly windows = new Map<number, Map<string | number, S>>();
   /** Windows with end <= closedUpTo are closed. */
   protected closedUpTo = -Infinity;
-  private maxTs = -Infinity;
+  /** Judge lateness by the source's time (env.sourceWm) rather than by closed windows only. */
+  private readonly sourceTimed: boolean;
   private lastStart = NaN;
   private lastMap: Map<string | number, S> | null = null;
   private readonly tumbling: boolean;
 
-  constructor(spec: WindowSpec, next: Operator, env: StageEnv) {
+  constructor(spec: WindowSpec, next: Operator, env: StageEnv, sourceTimed: boolean) {
     this.spec = spec; this.next = next; this.env = env;
     this.tumbling = spec.size === spec.slide;
+    this.sourceTimed = sourceTimed;
   }
 
   protected abstract add(map: Map<string | number, S>, id: string | number, item: any, key: any): void;
   protected abstract emit(start: number, map: Map<string | number, S>): void;
 
   push(item: any, ts: number, key: any): void {
-    const bound = Math.max(this.closedUpTo, this.maxTs - this.env.lateness);
-    if (ts > this.maxTs) this.maxTs = ts;
+    // Late: the window ended at or before the source's time (less lateness) when the element
+    // arrived, or was closed already. Elements of a stage fed in order are never late.
+    const sw = this.sourceTimed ? this.env.sourceWm : undefined;
+    const bound = sw !== undefined && sw > this.closedUpTo ? sw : this.closedUpTo;
     const id = keyId(key);
     if (this.tumbling) {
       const size = this.spec.size;
@@ -72,9 +76,14 @@ abstract class WindowedOp<S> implements Operator {
 
   advance(wm: number): void {
     this.close(wm);
+    this.next.advance(this.forward(wm));
+  }
+
+  /** The promise this operator can pass on: no output earlier than an open window's start. */
+  protected forward(wm: number): number {
     let out = Math.min(wm, firstStartContaining(wm, this.spec));
     for (const s of this.windows.keys()) if (s < out) out = s;
-    this.next.advance(out);
+    return out;
   }
 
   finish(): void {
@@ -107,8 +116,8 @@ export class WindowAggregateOp extends WindowedOp<Slot> {
   private readonly agg: Aggregate<any, any, any>;
   private readonly partial: boolean;
 
-  constructor(spec: WindowSpec, agg: Aggregate<any, any, any>, partial: boolean, next: Operator, env: StageEnv) {
-    super(spec, next, env);
+  constructor(spec: WindowSpec, agg: Aggregate<any, any, any>, partial: boolean, next: Operator, env: StageEnv, sourceTimed = false) {
+    super(spec, next, env, sourceTimed);
     this.agg = agg; this.partial = partial;
   }
 
@@ -136,12 +145,12 @@ interface Buffer { key: any; elements: any[] }
 export class WindowTransformOp extends WindowedOp<Buffer> {
   private readonly fn: (elements: any[], out: Emit<any>, ctx: any) => void | Promise<void>;
   /** Windows whose transform is still running (probes): emitted in order once resolved. */
-  private readonly pending: { start: number; promise: Promise<void>; out: { value: any; key: any }[] }[] = [];
+  private readonly pending: { start: number; promise: Promise<void>; out: { value: any; key: any }[]; done: boolean }[] = [];
   private heldWm = -Infinity;
   private finished = false;
 
-  constructor(spec: WindowSpec, fn: (elements: any[], out: Emit<any>, ctx: any) => void | Promise<void>, next: Operator, env: StageEnv) {
-    super(spec, next, env);
+  constructor(spec: WindowSpec, fn: (elements: any[], out: Emit<any>, ctx: any) => void | Promise<void>, next: Operator, env: StageEnv, sourceTimed = false) {
+    super(spec, next, env, sourceTimed);
     this.fn = fn;
   }
 
@@ -160,9 +169,11 @@ export class WindowTransformOp extends WindowedOp<Buffer> {
       const emit: Emit<any> = (value, key) => { out.push({ value, key: key === undefined ? b.key : key }); };
       const r = this.fn(b.elements, emit, makeContext(b.key, start, end, this.env));
       if (r && typeof (r as Promise<void>).then === 'function') {
-        this.pending.push({ start, promise: r as Promise<void>, out });
+        const entry = { start, promise: r as Promise<void>, out, done: false };
+        entry.promise.then(() => { entry.done = true; }, () => { entry.done = true; });
+        this.pending.push(entry);
       } else if (this.pending.length > 0) {
-        this.pending.push({ start, promise: Promise.resolve(), out });
+        this.pending.push({ start, promise: Promise.resolve(), out, done: true });
       } else {
         for (const o of out) this.next.push({ window, key: o.key, value: o.value }, start, o.key);
       }
@@ -171,14 +182,47 @@ export class WindowTransformOp extends WindowedOp<Buffer> {
 
   advance(wm: number): void {
     this.heldWm = wm;
-    super.advance(this.pending.length > 0 ? Math.min(wm, this.pending[0].start) : wm);
+    super.advance(wm);
+  }
+
+  /** Results of a window still awaiting its probes come later: hold the promise at its start. */
+  protected forward(wm: number): number {
+    const out = super.forward(wm);
+    return this.pending.length > 0 ? Math.min(out, this.pending[0].start) : out;
   }
 
   finish(): void {
     // Windows are closed now; the downstream finish waits until pending transforms are out.
     this.finished = true;
     this.close(Infinity);
-    if (this.pending.length === 0) this.next.finish();
+    this.finishDownstream();
+  }
+
+  /** Finishes downstream once, after the last pending window's results are out. */
+  private finishDownstream(): void {
+    if (this.pending.length > 0 || this.downstreamFinished) return;
+    this.downstreamFinished = true;
+    this.next.finish();
+  }
+
+  private downstreamFinished = false;
+
+  /**
+   * Emits, in window order, the results of transforms whose asynchronous work has finished,
+   * without waiting for the others: the stage driver calls it after every batch, so probe
+   * results flow while packets keep coming.
+   */
+  poll(): void {
+    let emitted = false;
+    while (this.pending.length > 0 && this.pending[0].done) {
+      const p = this.pending.shift()!;
+      const window = { start: p.start, end: p.start + this.spec.size };
+      for (const o of p.out) this.next.push({ window, key: o.key, value: o.value }, p.start, o.key);
+      emitted = true;
+    }
+    if (!emitted) return;
+    if (this.finished) this.finishDownstream();
+    else this.next.advance(this.forward(this.heldWm));
   }
 
   async settle(): Promise<void> {
@@ -189,8 +233,8 @@ export class WindowTransformOp extends WindowedOp<Buffer> {
       const window = { start: p.start, end: p.start + this.spec.size };
       for (const o of p.out) this.next.push({ window, key: o.key, value: o.value }, p.start, o.key);
     }
-    if (this.finished) this.next.finish();
-    else this.next.advance(this.heldWm);
+    if (this.finished) this.finishDownstream();
+    else this.next.advance(this.forward(this.heldWm));
   }
 }
 
