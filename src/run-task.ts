@@ -25,7 +25,7 @@ export interface RunOptions {
   sources: string[];
   /** Window length for the task's queries, seconds. */
   window?: number;
-  /** Allowed event-time lateness of the local stages, seconds (0 for files). */
+  /** Allowed event-time lateness of the local stages, seconds (default: the source's defaultLateness, else 0). */
   lateness?: number;
   /** Builds the transport for n local stages (default: in-process). */
   transport?: (sources: number, taskName: string) => Promise<Transport>;
@@ -86,7 +86,9 @@ export async function runTask(opts: RunOptions): Promise<RunStats> {
   const intDecode = intDecodeFromParams(params);
   const transport = opts.transport ? await opts.transport(sources.length, opts.task.name) : new MemoryTransport(sources.length);
   const locals = sources.map((s, i) => {
-    const env: StageEnv = { skipped: new SkipCounters(), lateness: opts.lateness ?? 0, sendProbe };
+    // Record sources (flow export) build their stage for items that are not all Packets; a
+    // source may ask for lateness (NetFlow: flow ends arrive out of order) when the run sets none.
+    const env: StageEnv = { skipped: new SkipCounters(), lateness: opts.lateness ?? s.defaultLateness ?? 0, sendProbe, records: s.itemKind === 'records' };
     return new LocalProcessor(i, s, split, env, (m) => transport.send(m), mergeDecodeOptions(intDecode, s.decodeOptions));
   });
   const globalEnv: StageEnv = { skipped: new SkipCounters(), lateness: Infinity, sendProbe };

@@ -33,7 +33,7 @@ export function runCommand(): Command {
     .option('--stats <file>', 'write run counters as JSON to FILE (items read, malformed by reason, filtered, local/global out, data reduction)')
     .option('--sink <spec>', 'also send results to influxdb://HOST:PORT/DB, prometheus://HOST:PORT or kafka://HOST:PORT/TOPIC (repeatable)', collectRepeat, [])
     .option('--transport <spec>', 'memory (default) or kafka://HOST:PORT between the stages', 'memory')
-    .option('--lateness <duration>', 'event-time lateness allowed before a window closes', '0s')
+    .option('--lateness <duration>', 'event-time lateness allowed before a window closes (default 0s; 60s for netflow: sources)')
     .option('--allow-probe <cidr>', 'network this agent may probe (repeatable; none: probing off)', collectRepeat, [])
     .option('--probe-rate <rate>', 'at most this many probes a second, e.g. 10/s', '10/s')
     .option('-q, --quiet', 'no progress line and no closing summary on stderr')
@@ -51,8 +51,8 @@ Examples:
     .action(async (task: string, o: Record<string, any>) => {
       const window = parseDuration(o.window);
       if (!(window > 0)) throw new IntstreamError('USAGE', `--window ${o.window}: not a positive duration`, 'e.g. 10s, 500ms, 1m');
-      const lateness = parseDuration(o.lateness);
-      if (!(lateness >= 0)) throw new IntstreamError('USAGE', `--lateness ${o.lateness}: not a duration`);
+      const lateness = o.lateness === undefined ? undefined : parseDuration(o.lateness);
+      if (lateness !== undefined && !(lateness >= 0)) throw new IntstreamError('USAGE', `--lateness ${o.lateness}: not a duration`);
       const params: Record<string, string> = {};
       for (const kv of o.param as string[]) {
         const eq = kv.indexOf('=');

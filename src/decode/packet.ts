@@ -17,6 +17,7 @@ import { FIELDS, fieldGetter, type FieldName, type FieldValue } from './fields.t
 import { IntView, configurePacketInt } from './int-view.ts';
 import { decodePacket } from './decoder.ts';
 import type { IntReport } from './int/index.ts';
+import type { FlowFields, IfaceFields } from './flow-record.ts';
 
 function u16(b: Uint8Array, o: number): number {
   return (b[o] << 8) | b[o + 1];
@@ -157,6 +158,8 @@ export class Packet {
   status: DecodeStatus = OK;
   /** Why status is not OK: a stable snake_case reason (e.g. 'ipv4_header_truncated'). */
   reason = '';
+  /** 1-in-N sampling interval (field `sample.rate`): set by the local processor for sampled sources (sFlow), else 1. */
+  sampleRate = 1;
 
   // ---- layers (-1 / 0 when absent) ----
   ethOff = -1;
@@ -220,6 +223,9 @@ export class Packet {
   get tunnel(): TunnelView | null { return this.tunnelDepth > 0 ? this.tunnelView : null; }
   /** The INT report or INT stack of this packet (int-view.ts); null without one. */
   get int(): IntView | null { return this.intStatus === 0 ? this.intView : null; }
+  /** Flow-export fields (`flow.*`, `if.*`): null on a packet; see flow-record.ts for records. */
+  get flow(): FlowFields | null { return null; }
+  get iface(): IfaceFields | null { return null; }
   /** Captured length. */
   get caplen(): number { return this.end - this.start; }
   get ok(): boolean { return this.status === OK; }
@@ -243,7 +249,7 @@ export class Packet {
     c.buf = bytes;
     c.start = 0;
     c.end = bytes.length;
-    c.len = this.len; c.ts = this.ts; c.linkType = this.linkType; c.source = this.source;
+    c.len = this.len; c.ts = this.ts; c.linkType = this.linkType; c.source = this.source; c.sampleRate = this.sampleRate;
     c.status = this.status; c.reason = this.reason;
     const mv = (o: number) => (o >= 0 ? o + shift : o);
     c.ethOff = mv(this.ethOff); c.ethType = this.ethType; c.vlanId = this.vlanId; c.vlanDepth = this.vlanDepth;

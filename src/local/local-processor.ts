@@ -9,6 +9,8 @@ import { Packet } from '../decode/packet.ts';
 import { configurePacketInt, type IntDecodeOptions } from '../decode/int-view.ts';
 import { OK } from '../decode/status.ts';
 import { buildStage, pollStage, settleStage, type SplitPlan, type Stage } from '../query/pipeline.ts';
+import { interpretFilter, type PacketPredicate } from '../query/filter-expr.ts';
+import type { PacketBatch } from '../sources/packet-batch.ts';
 import type { StageEnv } from '../query/operator.ts';
 import { SkipCounters } from '../sources/skip-counters.ts';
 import type { PacketSource } from '../sources/source.ts';
@@ -24,6 +26,8 @@ export interface LocalStats {
   skipped: Record<string, number>;
   after_filter: number;
   local_out: number;
+  /** The source's own counters (flow sources: datagrams, templates), when it has any. */
+  counters?: Record<string, number>;
 }
 
 export class LocalProcessor {
@@ -55,7 +59,9 @@ export class LocalProcessor {
     const p = new Packet();
     p.source = this.index;
     configurePacketInt(p, this.decode);
-    const pred = this.split.pushdown?.predicate ?? null;
+    // Record sources (flow export): the pushed-down filter reads through the field getters.
+    const pd = this.split.pushdown;
+    const pred = pd ? (this.env.records ? interpretFilter(pd.ast, true) : pd.predicate) : null;
     const head = this.stage.head;
     const malformed = this.malformed;
     const env = this.env, lateness = env.lateness;
@@ -63,6 +69,13 @@ export class LocalProcessor {
     for (;;) {
       const b = await this.source.nextBatch();
       if (b === null) break;
+      if (b.items !== null || b.sampleRate !== null) {
+        maxTs = this.runMixedBatch(b, p, pred, maxTs);
+        head.advance(maxTs - lateness);
+        pollStage(this.stage);
+        await this.flush(false);
+        continue;
+      }
       const n = b.count, buf = b.buf, dataOff = b.dataOff, capLen = b.capLen, wireLen = b.wireLen, ts = b.ts, linkType = b.linkType;
       let passed = 0;
       for (let i = 0; i < n; i++) {
@@ -83,6 +96,42 @@ export class LocalProcessor {
     head.finish();
     await settleStage(this.stage);
     await this.flush(true);
+  }
+
+  /**
+   * A batch of a flow-export source: record items (flow records, sFlow counters) pass as they
+   * are; the other records are packets (sFlow sampled headers) decoded as usual and given their
+   * sampling rate. Kept apart from the packet loop above, which stays as it was.
+   */
+  private runMixedBatch(b: PacketBatch, p: Packet, pred: PacketPredicate | null, maxTs: number): number {
+    const head = this.stage.head, malformed = this.malformed, src = this.index;
+    const n = b.count, buf = b.buf, dataOff = b.dataOff, capLen = b.capLen, wireLen = b.wireLen, ts = b.ts, linkType = b.linkType;
+    const items = b.items, rate = b.sampleRate;
+    let passed = 0;
+    const env = this.env;
+    if (b.clock > maxTs) { maxTs = b.clock; env.sourceWm = maxTs - env.lateness; }
+    for (let i = 0; i < n; i++) {
+      const t = ts[i];
+      if (t > maxTs) maxTs = t;
+      env.sourceWm = maxTs - env.lateness;
+      const r = items !== null ? items[i] : null;
+      if (r !== null) {
+        r.source = src;
+        if (pred !== null && !pred(r as any)) continue;
+        passed++;
+        head.push(r, t, null);
+        continue;
+      }
+      decodePacket(p, buf, dataOff[i], capLen[i], wireLen[i], t, linkType[i]);
+      p.sampleRate = rate !== null ? rate[i] : 1;
+      if (p.status !== OK) malformed.bump(p.reason);
+      if (pred !== null && !pred(p)) continue;
+      passed++;
+      head.push(p, t, null);
+    }
+    this.read += n;
+    this.passed += passed;
+    return maxTs;
   }
 
   private async flush(end: boolean): Promise<void> {
@@ -107,6 +156,7 @@ export class LocalProcessor {
       skipped: Object.fromEntries([...skipped].sort()),
       after_filter: this.passed,
       local_out: this.sent,
+      ...(this.source.sourceCounters ? { counters: this.source.sourceCounters() } : {}),
     };
   }
 }

@@ -273,18 +273,23 @@ function gen(ast: FilterAst, getters: ((p: Packet) => unknown)[]): string {
   }
 }
 
-/** The same filter evaluated by walking the tree: the reference the compiled form is tested against. */
-export function interpretFilter(ast: FilterAst): PacketPredicate {
+/**
+ * The same filter evaluated by walking the tree: the reference the compiled form is tested
+ * against. With `fieldsOnly` every value is read through the field table's getters (the view
+ * API), never from Packet internals: the form for items that are not packets (flow records,
+ * flow-record.ts), chosen once when a stage is built for a record source.
+ */
+export function interpretFilter(ast: FilterAst, fieldsOnly = false): PacketPredicate {
   switch (ast.kind) {
-    case 'and': { const a = interpretFilter(ast.left), b = interpretFilter(ast.right); return (p) => a(p) && b(p); }
-    case 'or': { const a = interpretFilter(ast.left), b = interpretFilter(ast.right); return (p) => a(p) || b(p); }
-    case 'not': { const a = interpretFilter(ast.expr); return (p) => !a(p); }
+    case 'and': { const a = interpretFilter(ast.left, fieldsOnly), b = interpretFilter(ast.right, fieldsOnly); return (p) => a(p) && b(p); }
+    case 'or': { const a = interpretFilter(ast.left, fieldsOnly), b = interpretFilter(ast.right, fieldsOnly); return (p) => a(p) || b(p); }
+    case 'not': { const a = interpretFilter(ast.expr, fieldsOnly); return (p) => !a(p); }
     case 'in': {
-      const tests = ast.values.map((v) => compileTest(ast.field, undefined, '==', v));
+      const tests = ast.values.map((v) => compileTest(ast.field, undefined, '==', v, fieldsOnly));
       if (tests.length === 1) return tests[0];
       return (p) => { for (const t of tests) if (t(p)) return true; return false; };
     }
-    case 'test': return compileTest(ast.field, ast.mask, ast.op, ast.value);
+    case 'test': return compileTest(ast.field, ast.mask, ast.op, ast.value, fieldsOnly);
   }
 }
 
@@ -309,10 +314,10 @@ const PRESENT: Record<string, (p: Packet) => boolean> = {
   udp: (p) => p.proto === 17 && p.l4Off >= 0,
 };
 
-function compileTest(field: FieldDef, mask: number | undefined, op: CmpOp | undefined, value: Literal | undefined): PacketPredicate {
-  if (value?.kind === 'net') return compileNet(field, value, op === '!=');
+function compileTest(field: FieldDef, mask: number | undefined, op: CmpOp | undefined, value: Literal | undefined, fieldsOnly = false): PacketPredicate {
+  if (value?.kind === 'net') return fieldsOnly ? compileNetText(field, value, op === '!=') : compileNet(field, value, op === '!=');
   const layer = field.name.split('.')[0];
-  const fast = FAST[field.name];
+  const fast = fieldsOnly ? undefined : FAST[field.name];
   const present = PRESENT[layer];
   const get = fast !== undefined && present !== undefined
     ? (p: Packet): number | undefined => (present(p) ? fast(p) : undefined)
@@ -340,6 +345,40 @@ function compileTest(field: FieldDef, mask: number | undefined, op: CmpOp | unde
     case '>': return (p) => { const v = read(p); return v !== undefined && v > want; };
     case '>=': return (p) => { const v = read(p); return v !== undefined && v >= want; };
   }
+}
+
+/**
+ * Address or network match on the field's text (items without header bytes: flow records).
+ * Each distinct address is parsed once: the answers are cached (addresses are interned
+ * strings), the cache emptied when it reaches 4096 entries.
+ */
+function compileNetText(field: FieldDef, net: Extract<Literal, { kind: 'net' }>, negate: boolean): PacketPredicate {
+  const fam = net.family, bytes = net.bytes, prefix = net.prefix;
+  const full = prefix >> 3, rem = prefix & 7, lastMask = rem ? (0xff << (8 - rem)) & 0xff : 0;
+  const cache = new Map<string, boolean>();
+  const v4 = new Uint8Array(4);
+  const inNet = (t: string): boolean => {
+    let b: Uint8Array | null = null;
+    if (fam === 4) {
+      const n = parseIpv4(t);
+      if (n >= 0) { v4[0] = n >>> 24; v4[1] = (n >>> 16) & 255; v4[2] = (n >>> 8) & 255; v4[3] = n & 255; b = v4; }
+    } else if (t.includes(':')) b = parseIpv6(t);
+    if (b === null) return false;
+    for (let k = 0; k < full; k++) if (b[k] !== bytes[k]) return false;
+    return rem === 0 || (b[full] & lastMask) === (bytes[full] & lastMask);
+  };
+  const get = field.get;
+  return (p) => {
+    const t = get(p);
+    if (typeof t !== 'string') return false;
+    let m = cache.get(t);
+    if (m === undefined) {
+      if (cache.size >= 4096) cache.clear();
+      m = inNet(t);
+      cache.set(t, m);
+    }
+    return negate ? !m : m;
+  };
 }
 
 /** Address or network match on the raw header bytes. */

@@ -8,6 +8,7 @@
  * HOT PATH (bench/newconn.ts) for filter, key and the window aggregate.
  */
 import { Packet } from '../decode/packet.ts';
+import { FlowRecordView } from '../decode/flow-record.ts';
 import { ipv4Text, ipv6Text } from '../decode/address-text.ts';
 import { fieldGetter, type FieldName } from '../decode/fields.ts';
 import { SkipCounters } from '../sources/skip-counters.ts';
@@ -38,6 +39,12 @@ export interface StageEnv {
    */
   sourceWm?: number;
   sendProbe(req: ProbeRequest): Promise<ProbeResult>;
+  /**
+   * Items may be records (flow-record.ts) as well as packets (a source of itemKind 'records'):
+   * declarative filters and field keys read through the field getters, never Packet internals.
+   * Decided once when the stage is built.
+   */
+  records?: boolean;
 }
 
 export const NULL_KEY = '\u0000null';
@@ -90,7 +97,7 @@ export class KeyOp implements Operator {
   private readonly next: Operator;
   private readonly skipped: SkipCounters;
   constructor(field: FieldName | undefined, fn: ((x: any) => any) | undefined, next: Operator, env: StageEnv) {
-    this.get = field ? FAST_KEYS[field] ?? (fieldGetter(field) as (x: any) => any) : fn!;
+    this.get = field ? (env.records ? undefined : FAST_KEYS[field]) ?? (fieldGetter(field) as (x: any) => any) : fn!;
     this.next = next;
     this.skipped = env.skipped;
   }
@@ -129,7 +136,7 @@ export function makeContext<K>(key: K, start: number, end: number, env: StageEnv
   return { key, window: { start, end }, sendProbe: env.sendProbe };
 }
 
-/** Copies an element that a window must keep past the callback (packets are reused views). */
+/** Copies an element that a window must keep past the callback (packets and flow records are reused views). */
 export function retain<T>(item: T): T {
-  return item instanceof Packet ? (item.clone() as T) : item;
+  return item instanceof Packet || item instanceof FlowRecordView ? (item.clone() as T) : item;
 }

@@ -4,7 +4,7 @@
  * local chain and handed to the source as its pushed-down predicate.
  */
 import { IntstreamError } from '../errors.ts';
-import { compileFilter, type FilterAst, type PacketPredicate } from './filter-expr.ts';
+import { compileFilter, interpretFilter, type FilterAst, type PacketPredicate } from './filter-expr.ts';
 import { KeyedProcessOp } from './keyed-process-op.ts';
 import { Collector, FilterOp, FlatMapOp, KeyOp, MapOp, type Operator, type StageEnv } from './operator.ts';
 import type { OpSpec, Plan } from './stream.ts';
@@ -74,7 +74,7 @@ export function buildStage(ops: OpSpec[], env: StageEnv): Stage {
   for (let i = ops.length - 1; i >= 0; i--) {
     const o = ops[i];
     switch (o.kind) {
-      case 'filter': next = new FilterOp(o.expr ? compileFilter(o.expr) : o.fn!, next); break;
+      case 'filter': next = new FilterOp(o.expr ? (env.records ? interpretFilter(o.expr, true) : compileFilter(o.expr)) : o.fn!, next); break;
       case 'map': next = new MapOp(o.fn, next); break;
       case 'flatMap': next = new FlatMapOp(o.fn, next); break;
       case 'key': next = new KeyOp(o.field, o.fn, next, env); break;

@@ -1,3 +1,5 @@
+import type { FlowRecordView } from '../decode/flow-record.ts';
+
 /**
  * The unit of work between a packet source and the decoder: one byte buffer holding many
  * records, and typed arrays describing each record. A batch and its buffer are reused: they stay
@@ -22,6 +24,19 @@ export class PacketBatch {
   readonly iface: Int32Array;
   /** Byte offset of the record in the file or stream, for error messages. */
   readonly fileOffset: Float64Array;
+  /**
+   * Record items (flow-record.ts: NetFlow/IPFIX flows, sFlow counters) by index, null where
+   * record i is a packet in `buf`. Null for sources that only yield packets (capture files).
+   */
+  items: (FlowRecordView | null)[] | null = null;
+  /** Per-record 1-in-N sampling interval (sFlow), copied to `Packet.sampleRate`; null: all 1. */
+  sampleRate: Float64Array | null = null;
+  /**
+   * Event time (s) a live source has reached without delivering items (an idle heartbeat,
+   * flow-source.ts): the local stage treats it like an item's time, so windows close while the
+   * exporters are silent. -Infinity when not used.
+   */
+  clock = -Infinity;
 
   constructor(capacity = 2048) {
     this.capacity = capacity;

@@ -20,5 +20,15 @@ export interface PacketSource {
   readonly warnings: string[];
   /** Decoding this source's records needs (INT report port, ...); absent for plain captures. */
   readonly decodeOptions?: IntDecodeOptions;
+  /**
+   * 'records' when batches may carry record items (`PacketBatch.items`: flow records, sFlow
+   * counters) besides packets: the local stage then reads filters and keys through the field
+   * getters instead of Packet internals. Absent or 'packets': packets only.
+   */
+  readonly itemKind?: 'packets' | 'records';
+  /** Event-time lateness (s) this source needs when the run does not set one (--lateness). */
+  readonly defaultLateness?: number;
+  /** Source-specific counters for --stats (datagrams received, templates, ...). */
+  sourceCounters?(): Record<string, number>;
   close(): Promise<void>;
 }
