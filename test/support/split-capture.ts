@@ -6,7 +6,7 @@
  *   host       by the Ethernet/IPv4|IPv6 source address, so one host's packets stay together
  *   flowhalf   by direction: lower address as source in one part, the rest in another
  */
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -55,6 +55,8 @@ export function splitPcap(file: string, parts: number, rule: SplitRule): string[
     out[k].push(r.bytes);
   });
   const dir = mkdtempSync(join(tmpdir(), 'intstream-split-'));
+  // Removed when the test process exits, pass or fail.
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return out.map((chunks, k) => {
     const p = join(dir, `part${k}.pcap`);
     writeFileSync(p, Buffer.concat(chunks));
