@@ -2,15 +2,16 @@
  * The `intstream` command as a user meets it: help everywhere, output formats, errors with the
  * place at fault and the contract's exit codes (0 ok, 2 usage or invalid task, 1 runtime).
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CAPTURES, ROOT, jsonl, runCli } from '../support/run-cli.ts';
 import { haveTshark, tsharkRows } from '../support/tshark-filter.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'intstream-cli-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 const demo = join(ROOT, 'samples', 'demo.pcap');
 
 test('--help on every command, with examples', async () => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { openFileInput } from '../../src/sources/byte-input.ts';
 import { CaptureFileSource } from '../../src/sources/capture-file-source.ts';
@@ -48,7 +48,12 @@ test('fast path equals the general walk on every shared capture', async () => {
 });
 
 test('fast path equals the general walk on generated traffic (VLAN, IPv6, TCP, UDP, ICMP)', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'intstream-fast-')), 'gen.pcap');
-  await generate(file, { packets: 30_000, seconds: 10, seed: 3, start: 1_700_000_000, hosts: 500, anomalies: true });
-  assert.ok((await compare(file)) >= 30_000);
+  const dir = mkdtempSync(join(tmpdir(), 'intstream-fast-'));
+  try {
+    const file = join(dir, 'gen.pcap');
+    await generate(file, { packets: 30_000, seconds: 10, seed: 3, start: 1_700_000_000, hosts: 500, anomalies: true });
+    assert.ok((await compare(file)) >= 30_000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
