@@ -6,6 +6,13 @@ import { Command, CommanderError } from 'commander';
 import { exitCodeFor, IntstreamError } from '../errors.ts';
 import { appsCommand } from './apps-command.ts';
 import { runCommand } from './run-command.ts';
+import { agentCommand } from './agent-command.ts';
+import { gspCommand } from './gsp-command.ts';
+import { runtimeCommand } from './runtime-command.ts';
+import { submitCommand } from './submit-command.ts';
+import { tasksCommand } from './tasks-command.ts';
+import { resultsCommand } from './results-command.ts';
+import { stopCommand } from './stop-command.ts';
 import { intGenCommand } from './int-gen-command.ts';
 
 export async function main(argv: string[]): Promise<number> {
@@ -15,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const c of [runCommand(), appsCommand(), intGenCommand()]) {
+  for (const c of [runCommand(), appsCommand(), intGenCommand(), runtimeCommand(), agentCommand(), gspCommand(), submitCommand(), tasksCommand(), resultsCommand(), stopCommand()]) {
     c.exitOverride();
     c.showHelpAfterError('(run with --help for usage)');
     program.addCommand(c);

@@ -1,0 +1,148 @@
+/**
+ * An agent: sits near one source, registers with the runtime it was started with, heartbeats
+ * (its CPU, memory and per-task counters), and runs the local stage of every task the runtime
+ * assigns to it, sending local results through Kafka (kafka-transport.ts, record format v1).
+ *
+ * Tasks are code, so an agent opens no port: it only pulls work from its one runtime URL,
+ * authenticated with its token. While the broker is away the local stage waits for each send to
+ * be acknowledged, which pauses the source (at most one message per task held in memory).
+ */
+import { LocalProcessor } from '../local/local-processor.ts';
+import { createProber } from '../probe/send-probe.ts';
+import type { StageEnv } from '../query/operator.ts';
+import { SkipCounters } from '../sources/skip-counters.ts';
+import { openSourceSpec } from '../sources/source-spec.ts';
+import type { PacketSource } from '../sources/source.ts';
+import { KafkaStageSender } from '../transport/kafka-transport.ts';
+import { RuntimeClient, processLoad } from './http-client.ts';
+import { loadSpec, type TaskSpec } from './task-spec.ts';
+
+export interface AgentOptions {
+  name: string;
+  source: string;
+  runtime: string;
+  token: string;
+  labels?: Record<string, string>;
+  heartbeatMs?: number;
+  /** Overrides the task's Kafka address. */
+  kafka?: string;
+  lateness?: number;
+  allowProbe?: string[];
+  log?: (line: string) => void;
+}
+
+export interface AgentTaskCounters {
+  items_read: number;
+  filtered: number;
+  emitted: number;
+  malformed: number;
+  state: 'starting' | 'running' | 'finished' | 'failed' | 'stopped';
+  error?: string;
+  kafka_retries: number;
+}
+
+class LocalTask {
+  readonly spec: TaskSpec;
+  counters: AgentTaskCounters = { items_read: 0, filtered: 0, emitted: 0, malformed: 0, state: 'starting', kafka_retries: 0 };
+  private lp: LocalProcessor | null = null;
+  private source: PacketSource | null = null;
+  private sender: KafkaStageSender | null = null;
+  private stopping = false;
+
+  constructor(spec: TaskSpec) { this.spec = spec; }
+
+  async run(agent: Agent): Promise<void> {
+    try {
+      const { split } = await loadSpec(this.spec);
+      const index = this.spec.agents.indexOf(agent.name);
+      this.source = await openSourceSpec(agent.opts.source);
+      await this.source.open();
+      this.sender = new KafkaStageSender(agent.opts.kafka ?? this.spec.kafka, this.spec.id, this.spec.agents.length, this.spec.partitions);
+      const env: StageEnv = { skipped: new SkipCounters(), lateness: agent.opts.lateness ?? 0, sendProbe: createProber({ allow: agent.opts.allowProbe ?? [], ratePerSec: 10 }) };
+      this.lp = new LocalProcessor(index, this.source, split, env, async (m) => {
+        if (this.stopping) throw new Error('task stopped');
+        await this.sender!.send(m);
+      });
+      this.counters.state = 'running';
+      await this.lp.run();
+      this.refresh();
+      this.counters.state = 'finished';
+    } catch (e) {
+      this.refresh();
+      this.counters.state = this.stopping ? 'stopped' : 'failed';
+      if (!this.stopping) { this.counters.error = (e as Error).message; agent.log(`task ${this.spec.id}: ${(e as Error).message}`); }
+    } finally {
+      await this.source?.close().catch(() => undefined);
+      await this.sender?.close();
+    }
+  }
+
+  refresh(): void {
+    if (!this.lp) return;
+    const s = this.lp.stats();
+    this.counters.items_read = s.items_read;
+    this.counters.filtered = s.items_read - s.after_filter;
+    this.counters.emitted = s.local_out;
+    this.counters.malformed = Object.values(s.malformed).reduce((a, b) => a + b, 0);
+    this.counters.kafka_retries = this.sender?.retries ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.source?.close().catch(() => undefined);
+  }
+}
+
+export class Agent {
+  readonly name: string;
+  readonly opts: AgentOptions;
+  private readonly client: RuntimeClient;
+  private readonly tasks = new Map<string, LocalTask>();
+  private readonly load = processLoad();
+  private stopped = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  readonly log: (line: string) => void;
+
+  constructor(opts: AgentOptions) {
+    this.opts = opts;
+    this.name = opts.name;
+    this.client = new RuntimeClient(opts.runtime, opts.token);
+    this.log = opts.log ?? ((l) => process.stderr.write(`intstream agent ${this.name}: ${l}\n`));
+  }
+
+  /** Registers (fails when the runtime refuses the token), then heartbeats until stop(). */
+  async start(): Promise<void> {
+    await this.client.call('POST', '/agents', { name: this.name, source: this.opts.source, labels: this.opts.labels ?? {} });
+    this.loopDone = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const counters: Record<string, AgentTaskCounters> = {};
+        for (const [id, t] of this.tasks) { t.refresh(); counters[id] = t.counters; }
+        const res = await this.client.call<{ tasks: TaskSpec[] }>('POST', `/agents/${encodeURIComponent(this.name)}/heartbeat`, { ...this.load(), source: this.opts.source, labels: this.opts.labels ?? {}, tasks: counters });
+        const want = new Map(res.tasks.map((t) => [t.id, t]));
+        for (const [id, t] of this.tasks) {
+          if (!want.has(id) && (t.counters.state === 'running' || t.counters.state === 'starting')) { await t.stop(); this.log(`task ${id}: stopped`); }
+        }
+        for (const [id, spec] of want) {
+          if (this.tasks.has(id)) continue;
+          const t = new LocalTask(spec);
+          this.tasks.set(id, t);
+          this.log(`task ${id} (${spec.name}): local stage ${spec.agents.indexOf(this.name)} of ${spec.agents.length}`);
+          void t.run(this);
+        }
+      } catch (e) {
+        this.log(`runtime: ${(e as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, this.opts.heartbeatMs ?? 1000));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loopDone;
+    for (const t of this.tasks.values()) await t.stop();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The runtime's embedded storage (node:sqlite, one file): agents, GSP workers, tasks and their
+ * results. Tasks and their state survive a restart. Results are unique per (task, window, key):
+ * a replayed copy from a GSP worker that died is ignored (the first copy wins).
+ */
+import { DatabaseSync } from 'node:sqlite';
+import type { TaskSpec } from './task-spec.ts';
+
+export interface StoredResult {
+  seq: number;
+  task: string;
+  window: { start: number; end: number } | null;
+  key: unknown;
+  value: unknown;
+}
+
+export class RuntimeStore {
+  private readonly db: DatabaseSync;
+
+  constructor(file: string) {
+    this.db = new DatabaseSync(file);
+    this.db.exec(`
+      PRAGMA journal_mode = WAL;
+      CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, source TEXT, labels TEXT, registered_at INTEGER, last_seen INTEGER, info TEXT);
+      CREATE TABLE IF NOT EXISTS workers (name TEXT PRIMARY KEY, last_seen INTEGER, info TEXT);
+      CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, spec TEXT, status TEXT, created_at INTEGER);
+      CREATE TABLE IF NOT EXISTS task_agents (task TEXT, agent TEXT, counters TEXT, PRIMARY KEY (task, agent));
+      CREATE TABLE IF NOT EXISTS results (seq INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT, wstart REAL, wend REAL, key TEXT, value TEXT,
+        UNIQUE (task, wstart, wend, key));
+    `);
+  }
+
+  upsertAgent(name: string, source: string, labels: Record<string, string>, info: unknown): void {
+    const now = Date.now();
+    this.db.prepare(`INSERT INTO agents (name, source, labels, registered_at, last_seen, info) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET source = excluded.source, labels = excluded.labels, last_seen = excluded.last_seen, info = excluded.info`)
+      .run(name, source, JSON.stringify(labels), now, now, JSON.stringify(info ?? {}));
+  }
+
+  agents(): { name: string; source: string; labels: Record<string, string>; registered_at: number; last_seen: number; info: any }[] {
+    return (this.db.prepare('SELECT * FROM agents ORDER BY name').all() as any[]).map((r) => ({ ...r, labels: JSON.parse(r.labels), info: JSON.parse(r.info) }));
+  }
+
+  upsertWorker(name: string, info: unknown): void {
+    this.db.prepare(`INSERT INTO workers (name, last_seen, info) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET last_seen = excluded.last_seen, info = excluded.info`)
+      .run(name, Date.now(), JSON.stringify(info ?? {}));
+  }
+
+  workers(): { name: string; last_seen: number; info: any }[] {
+    return (this.db.prepare('SELECT * FROM workers ORDER BY name').all() as any[]).map((r) => ({ ...r, info: JSON.parse(r.info) }));
+  }
+
+  addTask(spec: TaskSpec): void {
+    this.db.prepare('INSERT INTO tasks (id, spec, status, created_at) VALUES (?, ?, ?, ?)').run(spec.id, JSON.stringify(spec), spec.status, spec.createdAt);
+  }
+
+  setStatus(id: string, status: TaskSpec['status']): void {
+    this.db.prepare('UPDATE tasks SET status = ? WHERE id = ?').run(status, id);
+  }
+
+  tasks(): TaskSpec[] {
+    return (this.db.prepare('SELECT spec, status FROM tasks ORDER BY created_at, id').all() as any[]).map((r) => ({ ...JSON.parse(r.spec), status: r.status }));
+  }
+
+  task(id: string): TaskSpec | undefined {
+    const r = this.db.prepare('SELECT spec, status FROM tasks WHERE id = ?').get(id) as any;
+    return r ? { ...JSON.parse(r.spec), status: r.status } : undefined;
+  }
+
+  setAgentCounters(task: string, agent: string, counters: unknown): void {
+    this.db.prepare(`INSERT INTO task_agents (task, agent, counters) VALUES (?, ?, ?) ON CONFLICT (task, agent) DO UPDATE SET counters = excluded.counters`)
+      .run(task, agent, JSON.stringify(counters));
+  }
+
+  agentCounters(task: string): Record<string, any> {
+    const out: Record<string, any> = {};
+    for (const r of this.db.prepare('SELECT agent, counters FROM task_agents WHERE task = ?').all(task) as any[]) out[r.agent] = JSON.parse(r.counters);
+    return out;
+  }
+
+  /** Stores a result unless its (task, window, key) is there already; true when it was new. */
+  addResult(task: string, r: { window: { start: number; end: number } | null; key: unknown; value: unknown }): StoredResult | null {
+    const info = this.db.prepare('INSERT OR IGNORE INTO results (task, wstart, wend, key, value) VALUES (?, ?, ?, ?, ?)')
+      .run(task, r.window?.start ?? null, r.window?.end ?? null, JSON.stringify(r.key ?? null), JSON.stringify(r.value));
+    if (info.changes === 0) return null;
+    return { seq: Number(info.lastInsertRowid), task, window: r.window, key: r.key ?? null, value: r.value };
+  }
+
+  /** The most recent `limit` results of a task (after `afterSeq` when given), oldest first. */
+  results(task: string, limit: number, afterSeq = 0): StoredResult[] {
+    const rows = this.db.prepare('SELECT * FROM results WHERE task = ? AND seq > ? ORDER BY seq DESC LIMIT ?').all(task, afterSeq, limit) as any[];
+    return rows.reverse().map((r) => ({
+      seq: r.seq, task, window: r.wstart === null ? null : { start: r.wstart, end: r.wend }, key: JSON.parse(r.key), value: JSON.parse(r.value),
+    }));
+  }
+
+  resultCount(task: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM results WHERE task = ?').get(task) as any).n;
+  }
+
+  close(): void { this.db.close(); }
+}

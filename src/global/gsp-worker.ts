@@ -1,0 +1,301 @@
+/**
+ * A GSP worker: runs the global stages of the runtime's tasks as members of a Kafka consumer
+ * group per task (`intstream-gsp.<task-id>`). Start more workers to scale out; Kafka assigns each
+ * one a share of the task's partitions, and each partition is merged on its own (its own
+ * GlobalProcessor, with the seals every local stage sent to it).
+ *
+ * Delivery: results are produced to intstream.<task>.results (acks=all) and written to the
+ * task's sinks before the offsets that fed them are committed. A partition's committed offset
+ * never passes a record whose elements are not yet out, nor the latest record of any source (so
+ * whoever resumes the partition learns every source's watermark again). A worker that dies or
+ * loses the broker is replaced by the group and the partition replayed from there: a replayed
+ * window comes out again, possibly partial, after its complete first copy, and readers keep the
+ * first copy per (task, window, key) (the runtime's store; this worker's sinks).
+ *
+ * Grace: a source whose watermark has not advanced for `graceMs` while another source is ahead
+ * no longer holds windows open (GlobalProcessor.expire); `grace_expiries` counts it.
+ */
+import { GlobalProcessor } from './global-processor.ts';
+import { appendFileSync } from 'node:fs';
+import { RuntimeClient, processLoad } from '../control/http-client.ts';
+import { loadSpec, type TaskSpec } from '../control/task-spec.ts';
+import type { StageEnv } from '../query/operator.ts';
+import { toResult, type TaskResult } from '../sinks/sink.ts';
+import { SkipCounters } from '../sources/skip-counters.ts';
+import { createConsumer, createProducer, type InRecord, type KafkaConsumer, type KafkaProducer } from '../transport/kafka-client.ts';
+import { decodeRecord, partialsTopic, resultsTopic, RECORD_VERSION } from '../transport/kafka-transport.ts';
+
+export interface GspWorkerOptions {
+  name: string;
+  runtime: string;
+  token: string;
+  /** Overrides the task's Kafka address (tests). */
+  kafka?: string;
+  pollMs?: number;
+  log?: (line: string) => void;
+  /** Where the task's 'stdout' sink writes. */
+  stdout?: (line: string) => void;
+}
+
+interface Pending { rec: InRecord; src: number; maxTs: number }
+
+interface PartitionState {
+  gp: GlobalProcessor;
+  seen: Map<number, number>;
+  queue: Pending[];
+  latest: Map<number, bigint>;
+  lastAdvanceMs: number[];
+  ended: boolean[];
+  expired: boolean[];
+}
+
+export interface TaskCounters {
+  partitions: number[];
+  records: number;
+  duplicates: number;
+  received: number;
+  out: number;
+  late: number;
+  grace_expiries: number;
+  restarts: number;
+  committed: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+class TaskRunner {
+  readonly spec: TaskSpec;
+  readonly counters: TaskCounters = { partitions: [], records: 0, duplicates: 0, received: 0, out: 0, late: 0, grace_expiries: 0, restarts: 0, committed: 0 };
+  private readonly worker: GspWorker;
+  private consumer: KafkaConsumer | null = null;
+  private producer: KafkaProducer | null = null;
+  private states = new Map<number, PartitionState>();
+  private stopped = false;
+  private chain: Promise<void> = Promise.resolve();
+  private emitted = new Set<string>();
+  private loaded!: Awaited<ReturnType<typeof loadSpec>>;
+  private timer: NodeJS.Timeout | null = null;
+  done: Promise<void> = Promise.resolve();
+
+  constructor(spec: TaskSpec, worker: GspWorker) {
+    this.spec = spec;
+    this.worker = worker;
+  }
+
+  async start(): Promise<void> {
+    this.loaded = await loadSpec(this.spec);
+    this.producer = createProducer({ bootstrap: this.worker.kafkaFor(this.spec), clientId: `intstream-gsp-${this.worker.name}` });
+    this.timer = setInterval(() => { this.chain = this.chain.then(() => this.checkGrace()).catch((e) => this.worker.log(`task ${this.spec.id}: ${(e as Error).message}`)); }, 250);
+    this.done = this.loop();
+  }
+
+  private newState(): PartitionState {
+    const n = this.spec.agents.length;
+    const env: StageEnv = { skipped: new SkipCounters(), lateness: Infinity, sendProbe: async () => ({ ok: false, error: 'no probes in the global stage' }) };
+    return {
+      gp: new GlobalProcessor(this.loaded.split.global, n, env),
+      seen: new Map(), queue: [], latest: new Map(),
+      lastAdvanceMs: new Array(n).fill(Date.now()), ended: new Array(n).fill(false), expired: new Array(n).fill(false),
+    };
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        this.consumer = await createConsumer({
+          bootstrap: this.worker.kafkaFor(this.spec),
+          groupId: `intstream-gsp.${this.spec.id}`,
+          clientId: `intstream-gsp-${this.worker.name}`,
+          topics: [partialsTopic(this.spec.id)],
+          fromBeginning: true,
+          maxWaitMs: 100,
+          sessionTimeoutMs: 6000,
+          heartbeatIntervalMs: 500,
+          onAssignment: (a) => {
+            const mine = new Set(a.flatMap((x) => x.partitions));
+            this.counters.partitions = [...mine].sort((x, y) => x - y);
+            // partitions that went to another worker: it replays them from the committed offset
+            for (const p of [...this.states.keys()]) if (!mine.has(p)) this.states.delete(p);
+          },
+        });
+        for await (const batch of this.consumer) {
+          if (this.stopped) break;
+          const recs = batch.records;
+          this.chain = this.chain.then(() => this.process(recs));
+          await this.chain;
+        }
+      } catch (e) {
+        if (this.stopped) break;
+        this.counters.restarts++;
+        this.worker.log(`task ${this.spec.id}: consumer failed (${(e as Error).message}); rejoining`);
+      }
+      await this.consumer?.close().catch(() => undefined);
+      this.consumer = null;
+      if (this.stopped) break;
+      // state is rebuilt from the committed offsets
+      this.states.clear();
+      await sleep(1000);
+    }
+  }
+
+  private async process(recs: readonly InRecord[]): Promise<void> {
+    const touched = new Set<number>();
+    for (const rec of recs) {
+      this.counters.records++;
+      let st = this.states.get(rec.partition);
+      if (!st) { st = this.newState(); this.states.set(rec.partition, st); }
+      const r = decodeRecord(rec.value);
+      touched.add(rec.partition);
+      if (r.seq <= (st.seen.get(r.src) ?? -1)) {
+        this.counters.duplicates++;
+        st.queue.push({ rec, src: -1, maxTs: -Infinity });
+        continue;
+      }
+      st.seen.set(r.src, r.seq);
+      st.latest.set(r.src, rec.offset);
+      let maxTs = -Infinity;
+      for (const t of r.times) if (t > maxTs) maxTs = t;
+      st.queue.push({ rec, src: r.src, maxTs });
+      if (r.wm > st.gp.sourceWatermarks()[r.src] || r.items.length > 0) st.lastAdvanceMs[r.src] = Date.now();
+      if (r.end) st.ended[r.src] = true;
+      st.expired[r.src] = false;
+      const before = st.gp.late;
+      const out = await st.gp.accept({ source: r.src, items: r.items, times: r.times, keys: r.keys, watermark: r.wm, end: r.end });
+      this.counters.received += r.items.length;
+      this.counters.late += st.gp.late - before;
+      await this.emit(out);
+    }
+    await this.commit(touched);
+  }
+
+  private async emit(out: { items: unknown[]; keys: unknown[] }): Promise<void> {
+    if (out.items.length === 0) return;
+    const results: TaskResult[] = [];
+    for (let i = 0; i < out.items.length; i++) results.push(toResult(this.spec.name, out.items[i], out.keys[i]));
+    this.counters.out += results.length;
+    const records = results.map((r) => ({
+      key: JSON.stringify([r.window?.start ?? null, r.window?.end ?? null, r.key]),
+      value: JSON.stringify({ v: RECORD_VERSION, ...r }),
+    }));
+    // waits for the broker (retrying through an outage) before anything is committed
+    for (;;) {
+      try { await this.producer!.send(resultsTopic(this.spec.id), records); break; } catch (e) {
+        if (this.stopped) throw e;
+        await sleep(500);
+      }
+    }
+    for (const r of results) {
+      const id = `${r.window?.start}|${r.window?.end}|${JSON.stringify(r.key)}`;
+      if (this.emitted.has(id)) continue;
+      this.emitted.add(id);
+      const line = JSON.stringify(r);
+      for (const s of this.spec.sinks) {
+        if (s === 'stdout') this.worker.stdout(line);
+        else if (s.startsWith('jsonl:')) appendFileSync(s.slice(6), line + '\n');
+      }
+    }
+  }
+
+  private async commit(partitions: Iterable<number>): Promise<void> {
+    for (const p of partitions) {
+      const st = this.states.get(p);
+      if (!st) continue;
+      const released = st.gp.releasedUpTo;
+      let last: Pending | null = null;
+      while (st.queue.length > 0) {
+        const h = st.queue[0];
+        const done = h.maxTs < released;
+        const isLatest = h.src >= 0 && st.latest.get(h.src) === h.rec.offset;
+        if (!done || isLatest) break;
+        last = st.queue.shift()!;
+      }
+      if (last) {
+        try { await last.rec.commit(); this.counters.committed++; } catch (e) {
+          // lost the partition in a rebalance: its new owner replays it
+          this.worker.log(`task ${this.spec.id}: commit on partition ${p} refused (${(e as Error).message})`);
+        }
+      }
+    }
+  }
+
+  private async checkGrace(): Promise<void> {
+    const now = Date.now();
+    for (const [p, st] of this.states) {
+      const wms = st.gp.sourceWatermarks();
+      let changed = false;
+      for (let s = 0; s < wms.length; s++) {
+        if (st.ended[s] || st.expired[s]) continue;
+        if (now - st.lastAdvanceMs[s] < this.spec.graceMs) continue;
+        if (!wms.some((w, o) => o !== s && w > wms[s])) continue;
+        st.expired[s] = true;
+        this.counters.grace_expiries++;
+        this.worker.log(`task ${this.spec.id} partition ${p}: source ${s} (${this.spec.agents[s]}) silent for ${this.spec.graceMs} ms, no longer awaited`);
+        await this.emit(await st.gp.expire(s));
+        changed = true;
+      }
+      if (changed) await this.commit([p]);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.consumer?.close().catch(() => undefined);
+    await this.done.catch(() => undefined);
+    await this.producer?.close().catch(() => undefined);
+  }
+}
+
+export class GspWorker {
+  readonly name: string;
+  private readonly client: RuntimeClient;
+  private readonly opts: GspWorkerOptions;
+  private readonly tasks = new Map<string, TaskRunner>();
+  private readonly load = processLoad();
+  private stopped = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  readonly log: (line: string) => void;
+  readonly stdout: (line: string) => void;
+
+  constructor(opts: GspWorkerOptions) {
+    this.opts = opts;
+    this.name = opts.name;
+    this.client = new RuntimeClient(opts.runtime, opts.token);
+    this.log = opts.log ?? ((l) => process.stderr.write(`intstream gsp ${this.name}: ${l}\n`));
+    this.stdout = opts.stdout ?? ((l) => process.stdout.write(l + '\n'));
+  }
+
+  kafkaFor(spec: TaskSpec): string { return this.opts.kafka ?? spec.kafka; }
+
+  start(): void { this.loopDone = this.loop(); }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const counters: Record<string, TaskCounters> = {};
+        for (const [id, t] of this.tasks) counters[id] = t.counters;
+        const res = await this.client.call<{ tasks: TaskSpec[] }>('POST', `/workers/${encodeURIComponent(this.name)}/heartbeat`, { ...this.load(), tasks: counters });
+        const want = new Map(res.tasks.map((t) => [t.id, t]));
+        for (const [id, t] of this.tasks) if (!want.has(id)) { this.tasks.delete(id); await t.stop(); this.log(`task ${id}: stopped`); }
+        for (const [id, spec] of want) {
+          if (this.tasks.has(id)) continue;
+          const t = new TaskRunner(spec, this);
+          this.tasks.set(id, t);
+          try { await t.start(); this.log(`task ${id} (${spec.name}): joined its consumer group`); } catch (e) {
+            this.log(`task ${id}: cannot start: ${(e as Error).message}`);
+          }
+        }
+      } catch (e) {
+        this.log(`runtime: ${(e as Error).message}`);
+      }
+      await sleep(this.opts.pollMs ?? 1000);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loopDone;
+    for (const t of this.tasks.values()) await t.stop();
+    this.tasks.clear();
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The distributed path against a real Apache Kafka broker (scripts/kafka.sh): a runtime, three
+ * agents on three interleaved parts of one capture, two GSP workers, each a real `intstream`
+ * process. Expected values come from `runTask` over the whole capture in one process.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { loadTask } from '../../src/cli/load-task.ts';
+import { runTask, type TaskResult } from '../../src/run-task.ts';
+import { splitCapture } from '../apps/split-files.ts';
+import { kafkaAvailable, startKafka, type KafkaBroker } from '../support/kafka.ts';
+import { canonical, Cluster, waitFor } from '../control/cluster.ts';
+
+const DEMO = new URL('../../samples/demo.pcap', import.meta.url).pathname;
+const PARAMS = { threshold: '5' };
+
+async function reference(app: string): Promise<TaskResult[]> {
+  const { def } = await loadTask(app);
+  const out: TaskResult[] = [];
+  await runTask({ task: def, params: PARAMS, window: 1, sources: [`pcap:${DEMO}`], onResult: (r) => { out.push(r); } });
+  return out;
+}
+
+const avail = kafkaAvailable();
+describe('distributed: runtime, 3 agents, 2 GSP workers', { skip: avail.ok ? false : avail.reason }, () => {
+  let kafka: KafkaBroker;
+  let cluster: Cluster;
+  let parts: string[];
+  before(async () => {
+    kafka = await startKafka({ port: 19292 });
+    cluster = new Cluster(kafka.bootstrap);
+    parts = splitCapture(DEMO, 3, (i) => i % 3);
+    await cluster.startRuntime();
+    parts.forEach((p, i) => cluster.agent(`a${i}`, `pcap:${p}`));
+    cluster.gsp('w1');
+    cluster.gsp('w2');
+    await waitFor(async () => (await cluster.api('GET', '/agents')).data.agents.filter((a: any) => a.up).length === 3, 20_000, '3 agents up');
+    await waitFor(async () => (await cluster.api('GET', '/workers')).data.workers.filter((w: any) => w.up).length === 2, 20_000, '2 workers up');
+  });
+  after(async () => {
+    await cluster?.stopAll();
+    await kafka?.stop();
+  });
+
+  test('mutating calls without the token get 401 and change nothing', async () => {
+    const before = (await cluster.api('GET', '/tasks')).data.tasks.length;
+    const r = await cluster.api('POST', '/tasks', { app: 'tcp-new-conn' }, null);
+    assert.equal(r.status, 401);
+    const wrong = await cluster.api('POST', '/tasks', { app: 'tcp-new-conn' }, 'wrong-token');
+    assert.equal(wrong.status, 401);
+    assert.equal((await cluster.api('GET', '/tasks')).data.tasks.length, before);
+    const spec = await cluster.api('GET', '/openapi.json');
+    assert.equal(spec.status, 200);
+    assert.ok(spec.data.paths['/api/v1/tasks'], 'OpenAPI lists /api/v1/tasks');
+  });
+
+  for (const app of ['tcp-new-conn', 'super-spreader', 'heavy-hitter']) {
+    test(`${app}: same results as intstream run over the whole capture`, async () => {
+      const expected = canonical(await reference(app));
+      assert.ok(expected.length > 10);
+      const sub = await cluster.api('POST', '/tasks', { app, params: PARAMS, window: 1, agents: { names: ['a0', 'a1', 'a2'] } });
+      assert.equal(sub.status, 201, JSON.stringify(sub.data));
+      const id = sub.data.id;
+      await waitFor(async () => (await cluster.api('GET', `/tasks/${id}`)).data.results >= expected.length, 60_000, `${app}: ${expected.length} results`);
+      await new Promise((r) => setTimeout(r, 1000)); // nothing more may come
+      const got = (await cluster.api('GET', `/tasks/${id}/results?limit=100000`)).data.results;
+      assert.deepEqual(canonical(got), expected);
+      const d = (await cluster.api('GET', `/tasks/${id}`)).data;
+      assert.equal(d.status, 'finished');
+      assert.equal(d.stages.local.items_read, 3 * 0 + d.agents_detail.reduce((a: number, x: any) => a + x.items_read, 0));
+      assert.ok(d.data_reduction > 0 && d.data_reduction < 1, `data reduction ${d.data_reduction}`);
+      if (d.partitions > 1) assert.equal(d.stages.global.workers.filter((w: any) => w.partitions.length > 0).length, 2, 'both workers hold partitions');
+    });
+  }
+});
