@@ -27,6 +27,8 @@ export interface RunOptions {
   window?: number;
   /** Allowed event-time lateness of the local stages, seconds (default: the source's defaultLateness, else 0). */
   lateness?: number;
+  /** Live sources: window by packet timestamps (default) or by when the local stage read them. */
+  time?: 'packet' | 'processing';
   /** Builds the transport for n local stages (default: in-process). */
   transport?: (sources: number, taskName: string) => Promise<Transport>;
   onResult: (r: TaskResult) => void | Promise<void>;
@@ -74,6 +76,7 @@ export async function runTask(opts: RunOptions): Promise<RunStats> {
   try {
     for (const spec of opts.sources) {
       const s = await openSourceSpec(spec);
+      s.configure?.({ pushdown: split.pushdown?.ast ?? null, time: opts.time });
       await s.open();
       sources.push(s);
     }

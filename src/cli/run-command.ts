@@ -34,6 +34,7 @@ export function runCommand(): Command {
     .option('--sink <spec>', 'also send results to influxdb://HOST:PORT/DB, prometheus://HOST:PORT or kafka://HOST:PORT/TOPIC (repeatable)', collectRepeat, [])
     .option('--transport <spec>', 'memory (default) or kafka://HOST:PORT between the stages', 'memory')
     .option('--lateness <duration>', 'event-time lateness allowed before a window closes (default 0s; 60s for netflow: sources)')
+    .addOption(new Option('--time <domain>', 'live sources: window by packet timestamps, or by processing time (windows close on the wall clock while traffic stops)').choices(['packet', 'processing']))
     .option('--allow-probe <cidr>', 'network this agent may probe (repeatable; none: probing off)', collectRepeat, [])
     .option('--probe-rate <rate>', 'at most this many probes a second, e.g. 10/s', '10/s')
     .option('-q, --quiet', 'no progress line and no closing summary on stderr')
@@ -73,7 +74,7 @@ Examples:
       try {
         for (const spec of o.sink as string[]) extra.push(await openSinkSpec(spec));
         stats = await runTask({
-          task: def, params, sources, window, lateness, sendProbe,
+          task: def, params, sources, window, lateness, sendProbe, time: o.time,
           transport: transportFor(o.transport),
           onResult: extra.length === 0 ? (r) => sink.write(r) : async (r) => {
             await sink.write(r);
@@ -111,6 +112,7 @@ export function summary(s: RunStats): string {
     `${n(s.after_filter)} after filter`,
     `${n(s.local_out)} left the local stage (${(100 * s.data_reduction).toFixed(2)}% reduction)`,
     `${n(s.global_out)} results`,
+    ...s.sources.filter((l) => l.kernel).map((l) => `${l.source}: kernel ${n(l.kernel!.received)} received, ${n(l.kernel!.dropped)} dropped${l.kernel!.if_dropped ? `, ${n(l.kernel!.if_dropped)} dropped by the interface` : ''}`),
     `${s.elapsed_s.toFixed(2)} s`,
     `${rate(s.items_per_s)}packets/s`,
   ].filter(Boolean);

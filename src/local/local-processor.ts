@@ -14,6 +14,7 @@ import type { PacketBatch } from '../sources/packet-batch.ts';
 import type { StageEnv } from '../query/operator.ts';
 import { SkipCounters } from '../sources/skip-counters.ts';
 import type { PacketSource } from '../sources/source.ts';
+import type { KernelStats } from '../sources/capture-process.ts';
 import type { StageMessage } from '../transport/transport.ts';
 
 export interface LocalStats {
@@ -28,6 +29,8 @@ export interface LocalStats {
   local_out: number;
   /** The source's own counters (flow sources: datagrams, templates), when it has any. */
   counters?: Record<string, number>;
+  /** libpcap's kernel counters of a live capture (received by the kernel filter, dropped). */
+  kernel?: KernelStats;
 }
 
 export class LocalProcessor {
@@ -77,6 +80,8 @@ export class LocalProcessor {
         continue;
       }
       const n = b.count, buf = b.buf, dataOff = b.dataOff, capLen = b.capLen, wireLen = b.wireLen, ts = b.ts, linkType = b.linkType;
+      // A live source's heartbeat (processing time): time moves on while no packet comes.
+      if (b.clock > maxTs) { maxTs = b.clock; env.sourceWm = maxTs - lateness; }
       let passed = 0;
       for (let i = 0; i < n; i++) {
         const t = ts[i];
@@ -157,6 +162,7 @@ export class LocalProcessor {
       after_filter: this.passed,
       local_out: this.sent,
       ...(this.source.sourceCounters ? { counters: this.source.sourceCounters() } : {}),
+      ...(this.source.kernelStats?.() ? { kernel: this.source.kernelStats!()! } : {}),
     };
   }
 }

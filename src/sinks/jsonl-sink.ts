@@ -15,9 +15,15 @@ export class JsonlSink implements Sink {
   write(r: TaskResult): void | Promise<void> {
     this.buffered += JSON.stringify(r) + '\n';
     if (this.buffered.length > 1 << 16) return this.drain();
+    // Live sources: a closed window's results reach the output within 100 ms, not at 64 KiB.
+    this.timer ??= setTimeout(() => { this.timer = null; void this.drain(); }, 100);
   }
 
+  private timer: NodeJS.Timeout | null = null;
+
   private drain(): Promise<void> | void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (this.buffered === '') return;
     const chunk = this.buffered;
     this.buffered = '';
     if (!this.out.write(chunk)) return new Promise((r) => this.out.once('drain', () => r()));

@@ -8,6 +8,8 @@ import { CaptureFileSource } from './capture-file-source.ts';
 import type { PacketSource } from './source.ts';
 import { openIntUdpSource } from '../int/int-udp-source.ts';
 import { openNetflowSource, openSflowSource } from './flow-source.ts';
+import { openErspanSource, openLiveSource } from './live-source.ts';
+import { openStenoSource } from './steno-source.ts';
 
 export type SourceFactory = (spec: string, rest: string) => Promise<PacketSource>;
 
@@ -26,6 +28,11 @@ registerSource('int', 'int:udp://HOST:PORT  INT Telemetry Reports over UDP (?idl
 
 registerSource('sflow', 'sflow:udp://HOST:PORT  sFlow v5: sampled headers as packets (sample.rate), counters as records (?idle=S&max=N)', openSflowSource);
 registerSource('netflow', 'netflow:udp://HOST:PORT  NetFlow v5/v9, IPFIX flow records, event time flow.end (?idle=S&max=N&lateness=S)', openNetflowSource);
+
+registerSource('live', 'live:IFACE  capture from a network interface (tcpdump/libpcap; kernel BPF from the task filter) (?snaplen=N&promisc=0|1&buffer=KiB&time=packet|processing)', openLiveSource);
+registerSource('erspan', 'erspan:IFACE  ERSPAN II/III and GRE mirrored traffic arriving on IFACE, decoded to the inner packets (options as live:)', openErspanSource);
+registerSource('gre', 'gre:IFACE  the same as erspan:IFACE', openErspanSource);
+registerSource('steno', 'steno:https://HOST:PORT?query=Q&since=T&until=T&cert=F&key=F&ca=F  packets from a Stenographer server', openStenoSource);
 
 /** Known source types that this build does not provide yet, so the error can say so. */
 const PLANNED = ['live', 'int', 'sflow', 'netflow', 'steno', 'erspan'];

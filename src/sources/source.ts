@@ -1,6 +1,16 @@
 import type { PacketBatch } from './packet-batch.ts';
 import type { SkipCounters } from './skip-counters.ts';
 import type { IntDecodeOptions } from '../decode/int-view.ts';
+import type { FilterAst } from '../query/filter-expr.ts';
+import type { KernelStats } from './capture-process.ts';
+
+/** What a run tells a source before open(): live sources install the filter in the kernel. */
+export interface SourceSetup {
+  /** The task's pushed-down declarative filter (the user-space one still runs after the source). */
+  pushdown: FilterAst | null;
+  /** --time: window by the packet's timestamp or by when the local stage read it. */
+  time?: 'packet' | 'processing';
+}
 
 /**
  * A source of packets: a capture file, a live interface, a UDP listener. Yields batches; a
@@ -30,5 +40,9 @@ export interface PacketSource {
   readonly defaultLateness?: number;
   /** Source-specific counters for --stats (datagrams received, templates, ...). */
   sourceCounters?(): Record<string, number>;
+  /** Called once before open() by a run (live capture: kernel BPF filter, time domain). */
+  configure?(setup: SourceSetup): void;
+  /** libpcap's kernel counters (received by filter, dropped) for --stats; live capture only. */
+  kernelStats?(): KernelStats | null;
   close(): Promise<void>;
 }
