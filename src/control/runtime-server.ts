@@ -27,6 +27,7 @@ import { createConsumer, createTopic, type KafkaConsumer } from '../transport/ka
 import { DEFAULT_PARTITIONS, globalPartitionable, partialsTopic, resultsTopic } from '../transport/kafka-transport.ts';
 import { RuntimeStore } from './runtime-store.ts';
 import { loadSpec, type TaskSpec } from './task-spec.ts';
+import { registerUiRoutes } from './ui-routes.ts';
 
 export interface RuntimeOptions {
   port: number;
@@ -109,6 +110,7 @@ export class RuntimeServer {
 
     app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     app.get('/api/v1/health', async () => ({ ok: true }));
+    registerUiRoutes(app, this); // the web UI: its page and the routes only it uses (ui-routes.ts)
 
     app.get('/api/v1/agents', { schema: { summary: 'agents and their health' } }, async () => ({ agents: this.agentList() }));
     app.post('/api/v1/agents', {

@@ -2,11 +2,9 @@
  * Serves the web UI's built files (ui/dist, committed and shipped in the package, so a user's
  * machine builds nothing) from the runtime's own HTTP server.
  *
- *   const serveUi = uiStaticHandler();
- *   http.createServer((req, res) => { if (serveUi(req, res)) return; ... the API ... });
- *
- * Answers GET and HEAD for `/`, `/index.html` and `/assets/*`; anything else (the API) returns
- * false untouched. Hashed assets are cached for a year, index.html never. Files are read once and
+ * `UiAssets` gives the answer for a path (the runtime's fastify routes in ui-routes.ts use it);
+ * `uiStaticHandler` wraps it for a plain node:http server. Only `/`, `/index.html` and
+ * `/assets/*` are the UI's. Hashed assets are cached for a year, index.html never. Files are read once and
  * kept in memory (the whole UI is well under a megabyte).
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -51,38 +49,58 @@ function loadAssets(dir: string): Map<string, Asset> {
   return files;
 }
 
-/**
- * A request handler for the UI's files; returns true when it answered the request.
- * With no built UI (a checkout where ui/dist was deleted), `/` says how to build it.
- */
+/** The UI's files, loaded on first use; `get(path)` answers for `/`, `/index.html`, `/assets/*`. */
+export class UiAssets {
+  private readonly dir: string;
+  private assets: Map<string, Asset> | null = null;
+
+  constructor(dir: string = UI_DIST) {
+    this.dir = dir;
+  }
+
+  /** Whether `path` (no query string) is one of the UI's paths. */
+  static owns(path: string): boolean {
+    return path === '/' || path === '/index.html' || path.startsWith('/assets/');
+  }
+
+  /** Status, headers and body for a GET of `path`. */
+  get(path: string): { status: number; headers: Record<string, string | number>; body: Buffer } {
+    if (this.assets === null) {
+      try {
+        this.assets = loadAssets(this.dir);
+      } catch {
+        this.assets = new Map();
+      }
+    }
+    const asset = this.assets.get(path === '/' ? '/index.html' : path);
+    if (!asset) {
+      const text = this.assets.size === 0 ? `The web UI is not built: run npm run build:ui (looked in ${this.dir}).\n` : 'Not found\n';
+      return { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(text) };
+    }
+    return {
+      status: 200,
+      headers: {
+        'content-type': asset.type,
+        'content-length': asset.body.length,
+        'cache-control': asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+        'x-content-type-options': 'nosniff',
+        ...(asset.type.startsWith('text/html') ? { 'content-security-policy': CSP } : {}),
+      },
+      body: asset.body,
+    };
+  }
+}
+
+/** A node:http request handler for the UI's files; returns true when it answered the request. */
 export function uiStaticHandler(dir: string = UI_DIST): (req: IncomingMessage, res: ServerResponse) => boolean {
-  let assets: Map<string, Asset> | null = null;
+  const assets = new UiAssets(dir);
   return (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/' && path !== '/index.html' && !path.startsWith('/assets/')) return false;
-    if (assets === null) {
-      try {
-        assets = loadAssets(dir);
-      } catch {
-        assets = new Map();
-      }
-    }
-    const asset = assets.get(path === '/' ? '/index.html' : path);
-    if (!asset) {
-      const missing = assets.size === 0;
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end(missing ? `The web UI is not built: run npm run build:ui (looked in ${dir}).\n` : 'Not found\n');
-      return true;
-    }
-    res.writeHead(200, {
-      'content-type': asset.type,
-      'content-length': asset.body.length,
-      'cache-control': asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
-      'x-content-type-options': 'nosniff',
-      ...(asset.type.startsWith('text/html') ? { 'content-security-policy': CSP } : {}),
-    });
-    res.end(req.method === 'HEAD' ? undefined : asset.body);
+    if (!UiAssets.owns(path)) return false;
+    const a = assets.get(path);
+    res.writeHead(a.status, a.headers);
+    res.end(req.method === 'HEAD' ? undefined : a.body);
     return true;
   };
 }

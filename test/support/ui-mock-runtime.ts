@@ -31,18 +31,18 @@ createServer(async (req, res) => {
   const authed = req.headers.authorization === `Bearer ${TOKEN}`;
   const body = await new Promise<string>((r) => { let b = ''; req.on('data', (c) => (b += c)); req.on('end', () => r(b)); });
   const p = url.pathname;
-  if (p === '/api/auth') return authed ? json(res, 200, { ok: true }) : json(res, 401, { error: { code: 'UNAUTHORIZED', message: 'bad token' } });
-  if (p === '/api/agents') {
+  if (p === '/api/v1/auth') return authed ? json(res, 200, { ok: true }) : json(res, 401, { error: { code: 'UNAUTHORIZED', message: 'bad token' } });
+  if (p === '/api/v1/agents') {
     const now = Date.now();
     return json(res, 200, agents.map((a, i) => ({ ...a, status: 'up', last_heartbeat: now - 800, metrics: { cpu: 3 + 4 * Math.random() + i, rss_bytes: (60 + i * 7 + Math.random() * 3) * 2 ** 20, packets_per_s: Math.round(1000 * Math.random()), malformed: 2 * i, dropped: 0 } })));
   }
-  if (p === '/api/apps') {
+  if (p === '/api/v1/apps') {
     const out = [];
     for (const n of builtinNames()) { const d = (await loadBuiltin(n))!; out.push({ name: n, description: d.description, params: d.params, output: d.output ?? null }); }
     return json(res, 200, out);
   }
-  if (p === '/api/tasks' && req.method === 'GET') return json(res, 200, [...tasks.values()].map(({ subs, results, windows, ...t }) => t));
-  if (p === '/api/tasks' && req.method === 'POST') {
+  if (p === '/api/v1/tasks' && req.method === 'GET') return json(res, 200, [...tasks.values()].map(({ subs, results, windows, ...t }) => t));
+  if (p === '/api/v1/tasks' && req.method === 'POST') {
     if (!authed) return json(res, 401, { error: { code: 'UNAUTHORIZED', message: 'sign in' } });
     const r = JSON.parse(body);
     if (r.code) return json(res, 400, { error: { code: 'INVALID_TASK', message: 'task.ts:12:7: query: unknown primitive .keyy()', line: 12, column: 7 } });
@@ -61,7 +61,7 @@ createServer(async (req, res) => {
     }, 500);
     return json(res, 201, t.id ? { id, name: t.name, status: t.status } : {});
   }
-  const m = /^\/api\/tasks\/([^/]+)(\/\w+)?$/.exec(p);
+  const m = /^\/api\/v1\/tasks\/([^/]+)(\/\w+)?$/.exec(p);
   const t = m ? tasks.get(m[1]) : undefined;
   if (m && !t) return json(res, 404, { error: { code: 'NOT_FOUND', message: 'no such task' } });
   if (t && !m![2]) { const { subs, results, windows, ...rest } = t; return json(res, 200, rest); }

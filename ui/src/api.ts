@@ -44,11 +44,6 @@ export interface StageCounters {
   data_reduction: number | null;
 }
 
-export interface WindowCounters extends StageCounters {
-  start: number;
-  end: number;
-}
-
 export interface Task {
   id: string;
   name: string;
@@ -75,7 +70,10 @@ export interface AgentSelector {
 export interface SubmitRequest {
   app?: string;
   code?: string;
-  params: Record<string, unknown>;
+  /** Parameter values as text, as on the command line (`--param k=v`). */
+  params: Record<string, string>;
+  /** Window length, seconds. */
+  window?: number;
   agents: AgentSelector;
 }
 
@@ -135,8 +133,12 @@ async function request(method: string, path: string, body?: unknown, token: stri
   }
   if (!res.ok) {
     const e = (data && typeof data === 'object' ? ((data as any).error ?? data) : {}) as any;
-    const message = typeof e === 'string' ? e : String(e.message ?? (typeof data === 'string' && data ? data : res.statusText));
-    throw new ApiError(res.status, String(e.code ?? res.status), message, num(e.line), num(e.column), e.field ?? null);
+    let message = typeof e === 'string' ? e : String(e.message ?? (typeof data === 'string' && data ? data : res.statusText));
+    // A query file is loaded from a temporary copy: name it as the user knows it, and find its line.
+    message = message.replace(/\S*intstream-tasks\/task-[0-9a-f]+\.ts/g, 'query file');
+    const at = /query file:(\d+)(?::(\d+))?/.exec(message);
+    const field = e.field ?? (/^([a-z_.]+): /.exec(message)?.[1] ?? null);
+    throw new ApiError(res.status, String(e.code ?? res.status), message, num(e.line) ?? (at ? Number(at[1]) : null), num(e.column) ?? (at && at[2] ? Number(at[2]) : null), field);
   }
   return data;
 }
@@ -189,6 +191,20 @@ export function normalizeCounters(c: any): StageCounters {
   };
 }
 
+/** Counters from the runtime's task detail (stages.local / stages.global) or a flat object. */
+function taskCounters(t: any): StageCounters {
+  const local = t?.stages?.local;
+  if (!local) return normalizeCounters(t.counters ?? t.stats ?? t);
+  const itemsRead = num(local.items_read) ?? 0;
+  return {
+    items_read: itemsRead,
+    after_filter: itemsRead - (num(local.filtered) ?? 0),
+    local_out: num(local.emitted) ?? 0,
+    global_out: num(t.stages.global?.out) ?? 0,
+    data_reduction: num(t.data_reduction) ?? (itemsRead > 0 ? 1 - (num(local.emitted) ?? 0) / itemsRead : null),
+  };
+}
+
 export function normalizeTask(t: any): Task {
   const agents = Array.isArray(t.agents) ? t.agents.map((a: any) => (typeof a === 'string' ? a : String(a.name ?? a.agent ?? a.id))) : [];
   return {
@@ -196,7 +212,7 @@ export function normalizeTask(t: any): Task {
     name: String(t.name ?? t.task ?? t.app ?? t.id),
     status: String(t.status ?? 'unknown'),
     agents,
-    counters: normalizeCounters(t.counters ?? t.stats ?? t),
+    counters: taskCounters(t),
     error: t.error ? String(typeof t.error === 'object' ? t.error.message : t.error) : null,
     createdAt: ms(t.created_at ?? t.createdAt ?? t.submitted_at),
   };
@@ -211,33 +227,29 @@ export function normalizeApp(a: any): App {
 
 export const api = {
   async agents(): Promise<Agent[]> {
-    return list(await request('GET', '/api/agents'), 'agents').map(normalizeAgent);
+    return list(await request('GET', '/api/v1/ui/agents'), 'agents').map(normalizeAgent);
   },
   async apps(): Promise<App[]> {
-    return list(await request('GET', '/api/apps'), 'apps').map(normalizeApp);
+    return list(await request('GET', '/api/v1/apps'), 'apps').map(normalizeApp);
   },
   async tasks(): Promise<Task[]> {
-    return list(await request('GET', '/api/tasks'), 'tasks').map(normalizeTask);
+    return list(await request('GET', '/api/v1/ui/tasks'), 'tasks').map(normalizeTask);
   },
   async task(id: string): Promise<Task> {
-    const t = (await request('GET', `/api/tasks/${encodeURIComponent(id)}`)) as any;
+    const t = (await request('GET', `/api/v1/tasks/${encodeURIComponent(id)}`)) as any;
     return normalizeTask(t.task ?? t);
   },
-  async windows(id: string): Promise<WindowCounters[]> {
-    const d = await request('GET', `/api/tasks/${encodeURIComponent(id)}/windows`);
-    return list(d, 'windows').map((w: any) => ({ ...normalizeCounters(w), start: Number(w.start ?? w.window?.start), end: Number(w.end ?? w.window?.end) }));
-  },
   async submit(req: SubmitRequest): Promise<Task> {
-    const t = (await request('POST', '/api/tasks', req)) as any;
+    const t = (await request('POST', '/api/v1/tasks', req)) as any;
     return normalizeTask(t.task ?? t);
   },
   async stop(id: string): Promise<void> {
-    await request('POST', `/api/tasks/${encodeURIComponent(id)}/stop`);
+    await request('POST', `/api/v1/tasks/${encodeURIComponent(id)}/stop`);
   },
   /** Checks a token against the API; true when it is accepted. */
   async checkToken(token: string): Promise<boolean> {
     try {
-      await request('GET', '/api/auth', undefined, token);
+      await request('POST', '/api/v1/ui/auth', undefined, token);
       return true;
     } catch (e) {
       if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return false;
@@ -245,6 +257,11 @@ export const api = {
     }
   },
   resultsUrl(id: string): string {
-    return `/api/tasks/${encodeURIComponent(id)}/results`;
+    return `/api/v1/tasks/${encodeURIComponent(id)}/events`;
+  },
+  /** Every stored result of a task, in the JSON Lines contract's form. */
+  async allResults(id: string): Promise<ResultRow[]> {
+    const d = await request('GET', `/api/v1/tasks/${encodeURIComponent(id)}/results?limit=100000`);
+    return list(d, 'results').map((r: any) => ({ task: r.task, window: r.window, key: r.key, value: r.value }));
   },
 };

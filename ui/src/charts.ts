@@ -70,6 +70,10 @@ export class IsChart extends HTMLElement {
   height = 220;
   /** Labels of a categorical x axis (x = 0..n-1), e.g. the windows; else x is a time in seconds. */
   categories: string[] | null = null;
+  /** Draw the (single) series as bars, e.g. items per stage. */
+  bars = false;
+  /** The x value's name in the legend. */
+  xLabel = 'window';
   yLabel = '';
 
   set data(d: { xs: number[]; series: Series[] }) {
@@ -108,6 +112,7 @@ export class IsChart extends HTMLElement {
     const xAxis: uPlot.Axis = { stroke: '#5b6675', grid: { stroke: '#e6e9ee' } };
     if (cats) {
       xAxis.splits = (_u, _i, min, max) => {
+        const cats = this.categories ?? [];
         const lo = Math.max(0, Math.ceil(min));
         const hi = Math.min(cats.length - 1, Math.floor(max));
         const step = Math.max(1, Math.ceil((hi - lo + 1) / 8));
@@ -115,7 +120,7 @@ export class IsChart extends HTMLElement {
         for (let x = lo; x <= hi; x += step) out.push(x);
         return out;
       };
-      xAxis.values = (_u, splits) => splits.map((x) => cats[x] ?? '');
+      xAxis.values = (_u, splits) => splits.map((x) => this.categories?.[x] ?? '');
     }
     this.shape = shape;
     this.plot = new uPlot(
@@ -125,12 +130,13 @@ export class IsChart extends HTMLElement {
         scales: { x: cats ? { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] } : { time: true }, y: this.log ? { distr: 3, log: 10 } : { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(1, max ?? 1) * 1.05] } },
         axes: [xAxis, { stroke: '#5b6675', grid: { stroke: '#e6e9ee' }, label: this.yLabel || undefined, size: 64 }],
         series: [
-          cats ? { label: 'window', value: (_u: uPlot, x: number | null) => (x === null ? '--' : (cats[x] ?? '')) } : { label: 'window start' },
+          cats ? { label: this.xLabel, value: (_u: uPlot, x: number | null) => (x === null ? '--' : (this.categories?.[x] ?? '')) } : { label: this.xLabel },
           ...this.series.map((s, i) => ({
             label: s.label,
             stroke: s.color ?? PALETTE[i % PALETTE.length],
             width: 2,
-            points: { show: true, size: 5 },
+            points: { show: !this.bars, size: 5 },
+            ...(this.bars ? { paths: uPlot.paths.bars!({ size: [0.6, 80] }), fill: (s.color ?? PALETTE[i % PALETTE.length]) + 'cc' } : {}),
             spanGaps: false,
           })),
         ],

@@ -82,20 +82,6 @@ export class IsSubmit extends LitElement {
     return this.paramValues.get(name) ?? (def === undefined || def === null ? '' : typeof def === 'object' ? JSON.stringify(def) : String(def));
   }
 
-  /** A form value parsed as the type of the parameter's default. */
-  private parseParam(text: string, def: unknown): unknown {
-    if (typeof def === 'number') return Number(text);
-    if (typeof def === 'boolean') return text === 'true';
-    if (def !== null && typeof def === 'object') {
-      try {
-        return JSON.parse(text);
-      } catch {
-        return text;
-      }
-    }
-    return text;
-  }
-
   private selector(): AgentSelector {
     if (this.agentMode === 'names') return { names: [...this.chosen] };
     if (this.agentMode === 'labels') {
@@ -121,13 +107,17 @@ export class IsSubmit extends LitElement {
     if (!this.signedIn || this.submitting) return;
     const editor = this.querySelector<IsEditor>('is-editor');
     editor?.markLine(null);
-    const params: Record<string, unknown> = {};
-    const win = Number(this.windowText);
-    if (this.windowText.trim() !== '') params.window = win;
+    const params: Record<string, string> = {};
     const req: SubmitRequest = { params, agents: this.selector() };
+    const win = Number(this.windowText);
+    if (this.windowText.trim() !== '' && Number.isFinite(win) && win > 0) req.window = win;
     if (this.mode === 'app') {
       req.app = this.appName;
-      for (const p of this.app?.params ?? []) params[p.name] = this.parseParam(this.paramValue(p.name, p.default), p.default);
+      // Only what the user changed: the application's own defaults stay the runtime's business.
+      for (const p of this.app?.params ?? []) {
+        const v = this.paramValue(p.name, p.default);
+        if (v !== this.paramValue('\u0000', p.default)) params[p.name] = v;
+      }
     } else {
       req.code = editor?.value ?? '';
     }
@@ -139,7 +129,15 @@ export class IsSubmit extends LitElement {
       location.hash = `#/tasks/${encodeURIComponent(task.id)}`;
     } catch (err) {
       this.error = err as Error;
-      if (err instanceof ApiError && err.line !== null && this.mode === 'code') editor?.markLine(err.line);
+      if (err instanceof ApiError && this.mode === 'code' && editor) {
+        // A filter error names the filter, not the line: find the filter's text in the file.
+        const f = /filter "([^"]+)"/.exec(err.message);
+        if (err.line === null && f) {
+          const idx = editor.value.split('\n').findIndex((l) => l.includes(f[1]));
+          if (idx >= 0) err.line = idx + 1;
+        }
+        if (err.line !== null) editor.markLine(err.line);
+      }
       await this.updateComplete;
       this.querySelector<HTMLElement>('.submit-error')?.focus();
     }

@@ -6,11 +6,11 @@
  * of the top N keys' numeric values, and a JSON Lines download. Stop when signed in.
  */
 import { LitElement, html, nothing } from 'lit';
-import { api, ApiError, type ResultRow, type Task, type WindowCounters } from './api.ts';
+import { api, ApiError, normalizeTask, type ResultRow, type Task } from './api.ts';
 import type { Series } from './charts.ts';
 import { fmtInt, fmtKey, fmtReduction, fmtValue, fmtWindowTime } from './format.ts';
 import { Poller } from './poller.ts';
-import { isActive, statusBadge } from './tasks-view.ts';
+import { canStop, isActive, statusBadge } from './tasks-view.ts';
 
 /** A window's start as a short axis label: the time of day, with the date when windows span days. */
 function fmtWindowLabel(start: number, all: Array<{ start: number }>): string {
@@ -48,8 +48,8 @@ export class IsTask extends LitElement {
   }
 
   private task: Task | null = null;
-  private windows: WindowCounters[] | null = null;
-  private windowsMissing = false;
+  /** The task's counters at each poll, for the over-time chart when there are none per window. */
+  private samples: Array<{ t: number } & Task['counters']> = [];
   private rows: ResultRow[] = [];
   private seenIds = new Set<string>();
   private streamState: 'connecting' | 'live' | 'ended' | 'error' = 'connecting';
@@ -63,25 +63,27 @@ export class IsTask extends LitElement {
   private renderQueued = false;
   private readonly poller = new Poller(
     async () => {
-      this.task = await api.task(this.tid);
-      if (!this.windowsMissing) {
-        try {
-          this.windows = await api.windows(this.tid);
-        } catch (e) {
-          if (e instanceof ApiError && e.status === 404 && this.task) this.windowsMissing = true;
-          else throw e;
-        }
-      }
+      this.setTask(await api.task(this.tid));
       this.error = '';
-      if (!isActive(this.task.status) && this.streamState === 'error') this.closeStream('ended');
       this.requestUpdate();
     },
-    1500,
+    3000,
     (e) => {
       this.error = e instanceof ApiError && e.status === 404 ? `No task ${this.tid}.` : `Could not load the task: ${(e as Error).message}`;
       this.requestUpdate();
     },
   );
+
+  /** A new view of the task (a poll, or a `counters` event): keep a sample for the chart. */
+  private setTask(task: Task): void {
+    this.task = task;
+    const last = this.samples[this.samples.length - 1];
+      const c = this.task.counters;
+      if (!last || last.items_read !== c.items_read || last.local_out !== c.local_out || last.global_out !== c.global_out || isActive(this.task.status)) {
+        this.samples.push({ t: Date.now() / 1000, ...c });
+        if (this.samples.length > 400) this.samples.splice(0, this.samples.length - 400);
+      }
+  }
 
   protected createRenderRoot(): HTMLElement {
     return this;
@@ -102,8 +104,7 @@ export class IsTask extends LitElement {
     this.poller.stop();
     this.closeStream('connecting');
     this.task = null;
-    this.windows = null;
-    this.windowsMissing = false;
+    this.samples = [];
     this.rows = [];
     this.seenIds.clear();
   }
@@ -121,15 +122,22 @@ export class IsTask extends LitElement {
     const onResult = (ev: MessageEvent) => this.onResult(ev);
     es.addEventListener('message', onResult);
     es.addEventListener('result', onResult);
+    es.addEventListener('counters', (ev: MessageEvent) => {
+      try {
+        this.setTask(normalizeTask(JSON.parse(ev.data)));
+        this.queueRender();
+      } catch {
+        /* a malformed event changes nothing */
+      }
+    });
     es.addEventListener('open', () => {
       this.streamState = 'live';
       this.queueRender();
     });
     for (const name of ['end', 'done', 'eof']) es.addEventListener(name, () => this.closeStream('ended'));
     es.addEventListener('error', () => {
-      // EventSource reconnects by itself; once the task is over there is nothing to wait for.
-      if (this.task && !isActive(this.task.status)) this.closeStream('ended');
-      else this.streamState = 'error';
+      // EventSource reconnects by itself (results it has seen come again and are skipped by id).
+      this.streamState = 'error';
       this.queueRender();
     });
   }
@@ -153,7 +161,11 @@ export class IsTask extends LitElement {
       return;
     }
     const items = Array.isArray(data) ? data : data && typeof data === 'object' && Array.isArray((data as any).results) ? (data as any).results : [data];
-    for (const r of items) if (r && typeof r === 'object' && (r as any).window) this.rows.push(r as ResultRow);
+    for (const r of items) {
+      if (!r || typeof r !== 'object' || !(r as any).window) continue;
+      const { task, window, key, value } = r as ResultRow;
+      this.rows.push({ task, window, key, value });
+    }
     this.queueRender();
   }
 
@@ -179,8 +191,15 @@ export class IsTask extends LitElement {
     await this.poller.now();
   }
 
-  private download(): void {
-    const text = this.rows.map((r) => JSON.stringify(r)).join('\n') + (this.rows.length ? '\n' : '');
+  /** All results from the API (the live stream starts with the latest 1000 only), as JSON Lines. */
+  private async download(): Promise<void> {
+    let rows = this.rows;
+    try {
+      rows = await api.allResults(this.tid);
+    } catch {
+      /* offer what the page has */
+    }
+    const text = rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
     const url = URL.createObjectURL(new Blob([text], { type: 'application/x-ndjson' }));
     const a = document.createElement('a');
     a.href = url;
@@ -240,24 +259,32 @@ export class IsTask extends LitElement {
     </section>`;
   }
 
-  private renderWindows(): unknown {
-    if (this.windowsMissing) return html`<p class="hint">This runtime does not report counters per window.</p>`;
-    const w = (this.windows ?? []).slice().sort((a, b) => a.start - b.start);
-    if (w.length === 0) return html`<p class="hint">No window has closed yet.</p>`;
-    const xs = w.map((_x, i) => i);
-    const cats = w.map((x) => fmtWindowLabel(x.start, w));
-    const stages: Series[] = [
-      { label: 'items read', values: w.map((x) => x.items_read) },
-      { label: 'after filter', values: w.map((x) => x.after_filter) },
-      { label: 'left local stage', values: w.map((x) => x.local_out) },
-      { label: 'left global stage', values: w.map((x) => x.global_out) },
-    ];
-    const red: Series[] = [{ label: 'data reduction %', values: w.map((x) => (x.data_reduction === null ? null : x.data_reduction * 100)), color: '#19a979' }];
+  /** Without counters per window: the stage counters as this page saw them grow, and the results per window. */
+  private renderOverTime(): unknown {
+    const sm = this.samples;
+    const perWindow = new Map<number, number>();
+    for (const r of this.rows) perWindow.set(r.window.start, (perWindow.get(r.window.start) ?? 0) + 1);
+    const starts = [...perWindow.keys()].sort((a, b) => a - b);
+    const all = starts.map((s) => ({ start: s }));
+    const c = this.task?.counters;
+    const stages = c ? [c.items_read, c.after_filter, c.local_out, c.global_out] : [];
+    const overTime = sm.length >= 3;
     return html`<div class="chart-pair">
-      <figure><figcaption>Items per stage, per window (log scale)</figcaption>
-        <is-chart data-testid="chart-stages" .log=${true} .categories=${cats} .data=${{ xs, series: stages }}></is-chart></figure>
-      <figure><figcaption>Data reduction per window (%)</figcaption>
-        <is-chart data-testid="chart-reduction" .yLabel=${'%'} .categories=${cats} .data=${{ xs, series: red }}></is-chart></figure>
+      <figure><figcaption>${overTime ? 'Items per stage while the task ran (log scale)' : 'Items per stage (log scale)'}</figcaption>
+        ${overTime
+          ? html`<is-chart data-testid="chart-stages" .log=${true} .xLabel=${'time'} .data=${{ xs: sm.map((x) => x.t), series: [
+              { label: 'items read', values: sm.map((x) => x.items_read) },
+              { label: 'after filter', values: sm.map((x) => x.after_filter) },
+              { label: 'left local stage', values: sm.map((x) => x.local_out) },
+              { label: 'left global stage', values: sm.map((x) => x.global_out) },
+            ] }}></is-chart>`
+          : html`<is-chart data-testid="chart-stages" .log=${true} .bars=${true} .xLabel=${'stage'} .categories=${['items read', 'after filter', 'left local stage', 'left global stage']}
+              .data=${{ xs: [0, 1, 2, 3], series: [{ label: 'items', values: stages }] }}></is-chart>`}
+        <p class="hint">The runtime reports the stage counters per task, not per window.</p></figure>
+      <figure><figcaption>Results leaving the global stage, per window</figcaption>
+        ${starts.length === 0
+          ? html`<p class="hint">No window has closed yet.</p>`
+          : html`<is-chart data-testid="chart-windows" .bars=${true} .categories=${starts.map((s) => fmtWindowLabel(s, all))} .data=${{ xs: starts.map((_s, i) => i), series: [{ label: 'results', values: starts.map((s) => perWindow.get(s)!), color: '#945ecf' }] }}></is-chart>`}</figure>
     </div>`;
   }
 
@@ -289,7 +316,7 @@ export class IsTask extends LitElement {
       return html`<th class=${cls} aria-sort=${on ? (this.sortDesc ? 'descending' : 'ascending') : 'none'}>
         <button class="sort" @click=${() => this.sortBy(col)}>${label} <span aria-hidden="true">${on ? (this.sortDesc ? '▼' : '▲') : '↕'}</span></button></th>`;
     };
-    const stateText = { connecting: 'connecting…', live: 'live', ended: 'complete', error: 'reconnecting…' }[this.streamState];
+    const stateText = { connecting: 'connecting…', live: 'live', ended: 'closed', error: 'reconnecting…' }[this.streamState];
     return html`<section class="panel" aria-labelledby="h-results">
       <div class="panel-head">
         <h2 id="h-results">Results <span class="pill ${this.streamState}" data-testid="stream-state">${stateText}</span></h2>
@@ -326,7 +353,7 @@ export class IsTask extends LitElement {
       <p class="crumbs"><a href="#/tasks">Tasks</a> ›</p>
       <div class="title-row">
         <h1 tabindex="-1">${t ? t.name : this.tid} ${t ? statusBadge(t.status) : nothing}</h1>
-        ${t && this.signedIn && isActive(t.status)
+        ${t && this.signedIn && canStop(t.status)
           ? html`<button class="danger" data-testid="stop-task" ?disabled=${this.stopping} @click=${this.stop}>${this.stopping ? 'Stopping…' : 'Stop task'}</button>`
           : nothing}
       </div>
@@ -334,7 +361,7 @@ export class IsTask extends LitElement {
       ${this.error ? html`<div class="banner error" role="alert">${this.error}</div>` : nothing}
       ${t?.error ? html`<div class="banner error" role="alert">${t.error}</div>` : nothing}
       ${t ? this.renderCounters(t) : nothing}
-      <section class="panel" aria-labelledby="h-windows"><h2 id="h-windows">Per window</h2>${this.renderWindows()}</section>
+      <section class="panel" aria-labelledby="h-windows"><h2 id="h-windows">Data reduction</h2>${this.renderOverTime()}</section>
       ${this.renderResults()}
     `;
   }

@@ -7,8 +7,14 @@ import { api, type Task } from './api.ts';
 import { fmtInt, fmtReduction } from './format.ts';
 import { Poller } from './poller.ts';
 
+/** Running: its agents are still reading. */
 export function isActive(status: string): boolean {
-  return !['stopped', 'finished', 'done', 'failed', 'completed', 'error'].includes(status);
+  return status === 'running';
+}
+
+/** A finished task still holds its GSP consumers and the runtime's reader: stop frees them. */
+export function canStop(status: string): boolean {
+  return status !== 'stopped';
 }
 
 export function statusBadge(status: string): unknown {
@@ -94,7 +100,7 @@ export class IsTasks extends LitElement {
                   <td class="num">${fmtInt(t.counters.local_out)}</td>
                   <td class="num">${fmtInt(t.counters.global_out)}</td>
                   <td class="num strong">${fmtReduction(t.counters.data_reduction)}</td>
-                  <td>${this.signedIn && isActive(t.status)
+                  <td>${this.signedIn && canStop(t.status)
                     ? html`<button class="danger small" ?disabled=${this.busy.has(t.id)} @click=${() => this.stop(t)} aria-label="Stop ${t.name} ${t.id}">Stop</button>`
                     : nothing}</td>
                 </tr>`,
