@@ -127,7 +127,7 @@ export class IsChart extends HTMLElement {
       {
         width: Math.max(200, this.clientWidth || 600),
         height: this.height,
-        scales: { x: cats ? { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] } : { time: true }, y: this.log ? { distr: 3, log: 10 } : { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(1, max ?? 1) * 1.05] } },
+        scales: { x: cats ? { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] } : { time: true }, y: this.log ? { distr: 3, log: 10, range: (_u, _min, max) => [1, Math.max(10, (max ?? 1) * 2)] } : { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(1, max ?? 1) * 1.05] } },
         axes: [xAxis, { stroke: '#5b6675', grid: { stroke: '#e6e9ee' }, label: this.yLabel || undefined, size: 64 }],
         series: [
           cats ? { label: this.xLabel, value: (_u: uPlot, x: number | null) => (x === null ? '--' : (this.categories?.[x] ?? '')) } : { label: this.xLabel },

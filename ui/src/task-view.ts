@@ -268,7 +268,8 @@ export class IsTask extends LitElement {
     const all = starts.map((s) => ({ start: s }));
     const c = this.task?.counters;
     const stages = c ? [c.items_read, c.after_filter, c.local_out, c.global_out] : [];
-    const overTime = sm.length >= 3;
+    // Over time only when the task ran long enough for that to say something (a live source).
+    const overTime = sm.length >= 3 && sm[sm.length - 1].t - sm[0].t >= 10;
     return html`<div class="chart-pair">
       <figure><figcaption>${overTime ? 'Items per stage while the task ran (log scale)' : 'Items per stage (log scale)'}</figcaption>
         ${overTime
