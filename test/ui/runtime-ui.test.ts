@@ -171,7 +171,7 @@ test('web UI: sign in, submit tcp-new-conn from the form, results equal intstrea
     '      .aggregate(count()),',
     '});',
   ].join('\n');
-  await page.evaluate((text) => { (document.querySelector('is-editor') as any).value = text; }, bad);
+  await page.evaluate((text) => { ((globalThis as any).document.querySelector('is-editor')).value = text; }, bad);
   await page.locator('form.submit-form button[type=submit]').click();
   const err = page.locator('[data-testid=submit-error]');
   await err.waitFor();
@@ -189,7 +189,7 @@ test('web UI: sign in, submit tcp-new-conn from the form, results equal intstrea
   const order: string[] = [];
   for (let i = 0; i < 12; i++) {
     order.push(await page.evaluate(() => {
-      const e = document.activeElement as HTMLInputElement | null;
+      const e = (globalThis as any).document.activeElement as { id: string; tagName: string; name?: string; type?: string } | null;
       return e ? e.id || `${e.tagName.toLowerCase()}${e.name ? `[${e.name}]` : ''}${e.type === 'submit' ? '[submit]' : ''}` : '';
     }));
     if (order[order.length - 1] === 'button[submit]') break;
@@ -213,7 +213,7 @@ test('web UI: sign in, submit tcp-new-conn from the form, results equal intstrea
   // --- results as they arrive: exactly what `intstream run` computed
   await until('every result in the table', async () => (await page.locator('[data-testid=results-table] tbody tr').count()) === expected.length, 120_000);
   const shown = await page.locator('[data-testid=results-table] tbody tr').evaluateAll((rows) =>
-    rows.map((r) => ({ start: Number((r as HTMLElement).dataset.start), key: (r as HTMLElement).dataset.key, value: Number((r as HTMLElement).dataset.value), text: (r as HTMLElement).innerText })));
+    rows.map((r: any) => ({ start: Number(r.dataset.start), key: r.dataset.key as string, value: Number(r.dataset.value), text: r.innerText as string })));
   assert.deepEqual(
     shown.map((r) => JSON.stringify([r.start, r.key, r.value])).sort(),
     expected.map((r) => JSON.stringify([r.window.start, r.key, r.value])).sort(),
@@ -290,12 +290,12 @@ test('web UI: sign in, submit tcp-new-conn from the form, results equal intstrea
     const p2 = await b.newPage({ width: w, height: h });
     await p2.goto(`${base}/#/tasks/${encodeURIComponent(id)}`);
     await p2.locator('[data-testid=results-table] tbody tr').nth(expected.length - 1).waitFor();
-    const overflow = await p2.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await p2.evaluate(() => (globalThis as any).document.documentElement.scrollWidth - (globalThis as any).document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `no horizontal scrolling at ${w}px (overflow ${overflow}px)`);
     await shot(p2, `09-task-${w}`);
     await p2.goto(`${base}/#/agents`);
     await p2.locator('[data-testid=agents-table] tbody tr').nth(1).waitFor();
-    const agentsOverflow = await p2.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const agentsOverflow = await p2.evaluate(() => (globalThis as any).document.documentElement.scrollWidth - (globalThis as any).document.documentElement.clientWidth);
     assert.ok(agentsOverflow <= 0, `agents page: no horizontal scrolling at ${w}px`);
     await shot(p2, `10-agents-${w}`);
     await p2.close();
