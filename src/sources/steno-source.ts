@@ -14,8 +14,8 @@
  * Spec: `query` defaults to every packet (Stenographer needs a non-empty query: `ip or not
  * ip` is not in its language, so the default is `after 1970-01-01T00:00:00Z`); `since`/`until`
  * add `after`/`before` (RFC 3339, seconds since the epoch, or `30m ago`); `cert`, `key`, `ca`
- * are PEM files (default: none, for a plain-HTTP test double); `insecure=1` skips the server
- * name check (Stenographer's certificate names the host as configured, often 127.0.0.1).
+ * are PEM files; `insecure=1` skips the server name check (the CA check stays). The certificate
+ * stenokeys.sh makes names the server in its CN only, which is accepted when it equals the host.
  *
  * Stenographer merges packets from its per-thread files, so times may step back a little:
  * the source asks for 10 s of lateness unless --lateness says otherwise.
@@ -23,6 +23,7 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { IntstreamError } from '../errors.ts';
 import { streamInput } from './byte-input.ts';
 import { CaptureFileSource } from './capture-file-source.ts';
@@ -107,7 +108,11 @@ export class StenoSource implements PacketSource {
       const opts = {
         method: 'POST', headers: { 'Content-Type': 'text/plain', 'Content-Length': body.length },
         cert: o.cert, key: o.key, ca: o.ca, rejectUnauthorized: true,
-        ...(o.insecure ? { checkServerIdentity: () => undefined } : {}),
+        // stenokeys.sh names the server in the certificate's CN only (no subjectAltName), which
+        // Node refuses for an IP address: accept a CN equal to the host, as curl does.
+        checkServerIdentity: (host: string, cert: PeerCertificate) => o.insecure ? undefined
+          : cert.subjectaltname ? checkServerIdentity(host, cert)
+            : cert.subject?.CN === host ? undefined : new Error(`server certificate names ${cert.subject?.CN}, not ${host}`),
       };
       const req = o.url.protocol === 'https:' ? httpsRequest(o.url, opts, resolve) : httpRequest(o.url, opts, resolve);
       req.on('error', (e) => reject(new IntstreamError('CAPTURE_IO', `${this.name}: ${where}: ${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`.trim(),
