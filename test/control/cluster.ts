@@ -29,7 +29,11 @@ export class Cluster {
   db = join(this.dir, 'runtime.db');
   readonly kafka: string;
 
-  constructor(kafka: string) { this.kafka = kafka; }
+  constructor(kafka: string) {
+    this.kafka = kafka;
+    // Whatever way the test process ends (a timeout, a crash), its children end with it.
+    process.once('exit', () => { for (const p of this.procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL'); });
+  }
 
   spawn(name: string, args: string[], stdin: 'ignore' | 'pipe' = 'ignore'): Proc {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: [stdin, 'pipe', 'pipe'], env: { ...process.env, INTSTREAM_TOKEN: TOKEN } });
