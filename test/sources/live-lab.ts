@@ -112,8 +112,10 @@ export function startRun(ll: LiveLab, args: string[]): LiveRun {
       // `ip netns exec` execs node, so node keeps the child's pid; tcpdump is node's child.
       while (Date.now() < deadline) {
         if (child.exitCode !== null) throw new Error(`intstream exited ${child.exitCode}: ${err}`);
+        // tcpdump is capturing once its AF_PACKET socket exists in the namespace.
         const r = spawnSync('pgrep', ['-P', String(child.pid), '-x', 'tcpdump']);
-        if (r.status === 0) { await sleep(700); return; }
+        const socks = spawnSync('ip', ['netns', 'exec', ll.captureNs, 'cat', '/proc/net/packet'], { encoding: 'utf8' }).stdout.trim().split('\n').length - 1;
+        if (r.status === 0 && socks > 0) { await sleep(300); return; }
         await sleep(100);
       }
       throw new Error(`tcpdump did not start: ${err}`);
