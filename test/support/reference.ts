@@ -12,13 +12,12 @@
  * header and the transport header right after it; it stops after TCP, ICMP and at the first
  * protocol outside that list.
  *
- * Windows (DESIGN.md): tumbling, aligned to multiples of the window since the epoch. Lateness,
- * as the engine applies it (src/query/window-operators.ts): an element whose window ended at or
- * before the highest timestamp of the earlier elements that reached the same window operator in
- * the same source, minus the allowed lateness, is late and not counted. The elements are the
- * task's packets (those its filter keeps and that have its key), so each reference names them.
- * (The engine also closes windows at batch ends by the time of every packet read; for the
- * shared captures that changes nothing: the only ones with late packets fit in one batch.)
+ * Windows (DESIGN.md): tumbling, aligned to multiples of the window since the epoch. Lateness
+ * (DESIGN.md: a window closes when the source's time passes its end plus the allowed lateness):
+ * an element whose window ended at or before the highest timestamp of every frame read so far
+ * from the same source (the task's elements or not), minus the lateness, is late and not
+ * counted. The elements are the task's packets (those its filter keeps and that have its key),
+ * so each reference names them.
  *
  * tshark output is cached in $TMPDIR/intstream-reference-cache keyed by path, size and mtime.
  */
@@ -185,10 +184,11 @@ export function onTime(frames: Frame[], size: number, lateness = 0, isElement: (
   const out: { fr: Frame; w: number; pos: number }[] = [];
   let highest = -Infinity;
   frames.forEach((fr, pos) => {
+    // The source's time: every frame read counts, the task's elements or not.
+    if (fr.ts > highest) highest = fr.ts;
     if (!isElement(fr)) return;
     const w = windowStart(fr, size);
     if (!(w + size <= highest - lateness)) out.push({ fr, w, pos });
-    if (fr.ts > highest) highest = fr.ts;
   });
   return out;
 }
