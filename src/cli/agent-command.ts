@@ -1,7 +1,6 @@
 /** `intstream agent`: runs the local stages the runtime assigns, next to one source. */
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { Agent } from '../control/agent.ts';
 import { IntstreamError } from '../errors.ts';
 import { parseDuration } from './format.ts';
 import { runtimeUrl, token, untilSignal } from './control-options.ts';
@@ -27,6 +26,7 @@ Examples:
         if (eq <= 0) throw new IntstreamError('USAGE', `--label ${kv}: expected k=v`);
         labels[kv.slice(0, eq)] = kv.slice(eq + 1);
       }
+      const { Agent } = await import('../control/agent.ts'); // Kafka client: loaded on use
       const agent = new Agent({
         name: o.name ?? hostname(), source: o.source, runtime: runtimeUrl(o), token: token(o, true)!, labels,
         heartbeatMs: parseDuration(o.heartbeat) * 1000, kafka: o.kafka, allowProbe: o.allowProbe,

@@ -1,7 +1,6 @@
 /** `intstream gsp`: a GSP worker, one member of each task's Kafka consumer group. */
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { GspWorker } from '../global/gsp-worker.ts';
 import { runtimeUrl, token, untilSignal } from './control-options.ts';
 
 export function gspCommand(): Command {
@@ -15,6 +14,7 @@ export function gspCommand(): Command {
 Examples:
   $ intstream gsp --kafka 127.0.0.1:9092 --runtime http://127.0.0.1:7070 --token "$TOKEN"`)
     .action(async (o: Record<string, any>) => {
+      const { GspWorker } = await import('../global/gsp-worker.ts'); // Kafka client: loaded on use
       const w = new GspWorker({ name: o.name ?? `${hostname()}-${process.pid}`, runtime: runtimeUrl(o), token: token(o, true)!, kafka: o.kafka });
       w.start();
       w.log(`taking tasks from ${runtimeUrl(o)}`);

@@ -14,7 +14,6 @@ import { sourceHelp } from '../sources/source-spec.ts';
 import { n, parseDuration, rate } from './format.ts';
 import { loadTask, locate } from './load-task.ts';
 import { transportFor } from '../transport/transport-spec.ts';
-import '../transport/kafka-transport.ts'; // registers kafka://
 import { createProber } from '../probe/send-probe.ts';
 
 function collectRepeat(v: string, prev: string[]): string[] {

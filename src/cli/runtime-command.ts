@@ -1,6 +1,5 @@
 /** `intstream runtime`: the control plane (HTTP API, embedded storage). */
 import { Command } from 'commander';
-import { RuntimeServer } from '../control/runtime-server.ts';
 import { IntstreamError } from '../errors.ts';
 import { parseDuration } from './format.ts';
 import { token, untilSignal } from './control-options.ts';
@@ -21,6 +20,7 @@ Examples:
     .action(async (o: Record<string, any>) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new IntstreamError('USAGE', `--port ${o.port}: not a port`);
+      const { RuntimeServer } = await import('../control/runtime-server.ts'); // fastify: loaded on use
       const server = new RuntimeServer({
         port, host: o.host, kafka: o.kafka, token: token(o, true)!, db: o.db,
         graceMs: parseDuration(o.grace) * 1000, downAfterMs: parseDuration(o.downAfter) * 1000,

@@ -43,7 +43,6 @@ import {
   type KafkaProducer,
   type OutRecord,
 } from './kafka-client.ts';
-import { registerTransport } from './transport-spec.ts';
 import type { StageMessage, Transport } from './transport.ts';
 
 export const RECORD_VERSION = 1;
@@ -251,8 +250,9 @@ export function rebuild(parts: PartRecord[]): StageMessage {
   return { source: r.src, items, times, keys, watermark: r.wm, end: r.end };
 }
 
-registerTransport('kafka', (rest) => async (sources, taskName) => {
+/** The kafka:// transport (registered by transport-spec.ts, which loads this module on use). */
+export async function openKafkaRunTransport(rest: string, taskName: string, sources: number): Promise<Transport> {
   const t = new KafkaRunTransport(rest, taskName, sources);
   await t.open();
   return t;
-});
+}

@@ -11,6 +11,12 @@ export function registerTransport(scheme: string, make: (rest: string) => Transp
   schemes.set(scheme, make);
 }
 
+// Kafka's client is loaded only when a run asks for it (start-up time of every other command).
+registerTransport('kafka', (rest) => async (sources, taskName) => {
+  const { openKafkaRunTransport } = await import('./kafka-transport.ts');
+  return openKafkaRunTransport(rest, taskName, sources);
+});
+
 export function transportFor(spec: string): TransportFactory | undefined {
   if (spec === 'memory' || spec === '') return async (sources) => new MemoryTransport(sources);
   const m = /^([a-z]+):\/\/(.+)$/.exec(spec);
