@@ -376,7 +376,8 @@ function decodeTransport(p: Packet, b: Uint8Array, at: number, end: number, ipEn
 // entered like a tunnel: the report is kept in p.intReport (p.int), the reported packet is
 // walked as the inner packet, and the report's IP header stays readable as `outer`. A report
 // that does not decode is counted by its IntStatus name (int_truncated_int_stack, ...) and the
-// packet stays a plain UDP datagram. Only the first of coalesced TR v2.0 reports is entered.
+// packet stays a plain UDP datagram. The first of coalesced TR v2.0 reports is entered; the
+// local processor enters each further one with decodePacketIntReport (one item per report).
 const INT_REASONS: string[] = [];
 const INT_KIND_STATUS = [OK, TRUNCATED, MALFORMED, UNSUPPORTED] as const;
 for (const st of INT_ALL_STATUSES) INT_REASONS[st] = 'int_' + intStatusName(st).replace(/[:-]/g, '_');
@@ -387,10 +388,24 @@ function failInt(p: Packet, st: number): number {
   return fail(p, kind === OK ? MALFORMED : kind, INT_REASONS[st] ?? 'int_invalid');
 }
 
+/** decodePacketIntReport: buffer offset of the TR v2.0 individual report to enter (-1: the first). */
+let intReportAt = -1;
+
+/**
+ * Decodes the record again, entering the TR v2.0 individual report at buffer offset `reportAt`
+ * (a previous decode's p.intReport.nextReportOffset) instead of the first: the packet's fields
+ * become that report's monitored packet. Coalesced reports are items of their own this way.
+ */
+export function decodePacketIntReport(p: Packet, buf: Uint8Array, off: number, capLen: number, wireLen: number, ts: number, linkType: number, reportAt: number): void {
+  intReportAt = reportAt;
+  decodePacket(p, buf, off, capLen, wireLen, ts, linkType);
+  intReportAt = -1;
+}
+
 function decodeIntReportLayer(p: Packet, b: Uint8Array, at: number, end: number, ipEnd: number): number {
   const r = p.intReport!;
   const stop = ipEnd < end ? ipEnd : end;
-  const st = decodeIntReport(b, at, stop - at, r);
+  const st = decodeIntReport(b, at, stop - at, r, intReportAt);
   if (st !== INT_OK) return failInt(p, st);
   p.intStatus = INT_OK;
   if (!enterTunnel(p, L.TUNNEL_INT)) return NEXT_NONE;

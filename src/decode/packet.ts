@@ -15,7 +15,7 @@ import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, TUNNEL_NAMES } 
 import { OK, STATUS_NAMES, type DecodeStatus } from './status.ts';
 import { FIELDS, fieldGetter, type FieldName, type FieldValue } from './fields.ts';
 import { IntView, configurePacketInt } from './int-view.ts';
-import { decodePacket } from './decoder.ts';
+import { decodePacketIntReport } from './decoder.ts';
 import type { IntReport } from './int/index.ts';
 import type { FlowFields, IfaceFields } from './flow-record.ts';
 
@@ -263,7 +263,8 @@ export class Packet {
       const r = this.intReport;
       configurePacketInt(c, { intPort: this.intPort, intMdPort: this.intMdPort, intLenient: r.lenient, intMaxHops: r.maxHops,
         ...(this.intMdDscpMask !== 0 ? { intDscp: this.intMdDscp, intDscpMask: this.intMdDscpMask } : {}) });
-      if (this.intStatus >= 0) decodePacket(c, c.buf, 0, c.end, c.len, c.ts, c.linkType);
+      // (the same individual report of a TR v2.0 packet that holds several)
+      if (this.intStatus >= 0) decodePacketIntReport(c, c.buf, 0, c.end, c.len, c.ts, c.linkType, r.reportOffset >= 0 ? r.reportOffset + shift : -1);
     }
     return c;
   }

@@ -4,7 +4,7 @@
  * local chain, and after every batch hands what left the stage, with its watermark, to the
  * transport (awaiting it: backpressure reaches the source).
  */
-import { decodePacket } from '../decode/decoder.ts';
+import { decodePacket, decodePacketIntReport } from '../decode/decoder.ts';
 import { Packet } from '../decode/packet.ts';
 import { configurePacketInt, type IntDecodeOptions } from '../decode/int-view.ts';
 import { OK } from '../decode/status.ts';
@@ -62,6 +62,8 @@ export class LocalProcessor {
     const p = new Packet();
     p.source = this.index;
     configurePacketInt(p, this.decode);
+    // Telemetry Report sources: a TR v2.0 packet may hold several reports (runIntBatch).
+    const intReports = p.intPort !== 0;
     // Record sources (flow export): the pushed-down filter reads through the field getters.
     const pd = this.split.pushdown;
     const pred = pd ? (this.env.records ? interpretFilter(pd.ast, true) : pd.predicate) : null;
@@ -72,6 +74,13 @@ export class LocalProcessor {
     for (;;) {
       const b = await this.source.nextBatch();
       if (b === null) break;
+      if (intReports && b.items === null && b.sampleRate === null) {
+        maxTs = this.runIntBatch(b, p, pred, maxTs);
+        head.advance(maxTs - lateness);
+        pollStage(this.stage);
+        await this.flush(false);
+        continue;
+      }
       if (b.items !== null || b.sampleRate !== null) {
         maxTs = this.runMixedBatch(b, p, pred, maxTs);
         head.advance(maxTs - lateness);
@@ -133,6 +142,40 @@ export class LocalProcessor {
       if (pred !== null && !pred(p)) continue;
       passed++;
       head.push(p, t, null);
+    }
+    this.read += n;
+    this.passed += passed;
+    return maxTs;
+  }
+
+  /**
+   * A batch of a source with a Telemetry Report port: as the packet loop, and every further
+   * individual report of a TR v2.0 packet (TR v2.0 §3: several may follow one group header) is
+   * entered in turn (the record decoded again at that report) and is an item of its own. A
+   * further report that does not decode is counted malformed and not pushed (its datagram was).
+   * Kept apart from the packet loop, which stays as it was for other sources.
+   */
+  private runIntBatch(b: PacketBatch, p: Packet, pred: PacketPredicate | null, maxTs: number): number {
+    const head = this.stage.head, malformed = this.malformed, env = this.env, lateness = env.lateness;
+    const n = b.count, buf = b.buf, dataOff = b.dataOff, capLen = b.capLen, wireLen = b.wireLen, ts = b.ts, linkType = b.linkType;
+    const r = p.intReport!;
+    if (b.clock > maxTs) { maxTs = b.clock; env.sourceWm = maxTs - lateness; }
+    let passed = 0;
+    for (let i = 0; i < n; i++) {
+      const t = ts[i];
+      decodePacket(p, buf, dataOff[i], capLen[i], wireLen[i], t, linkType[i]);
+      if (p.status !== OK) malformed.bump(p.reason);
+      if (t > maxTs) { maxTs = t; env.sourceWm = t - lateness; }
+      if (pred === null || pred(p)) { passed++; head.push(p, t, null); }
+      if (p.intStatus < 0) continue;
+      // further coalesced reports; each next offset lies past the previous one (a finite loop)
+      for (let at = r.nextReportOffset; at >= 0;) {
+        decodePacketIntReport(p, buf, dataOff[i], capLen[i], wireLen[i], t, linkType[i], at);
+        if (p.status !== OK) malformed.bump(p.reason);
+        const ok = p.intStatus === 0 && r.reportOffset === at, next = r.nextReportOffset;
+        if (ok && (pred === null || pred(p))) { passed++; head.push(p, t, null); }
+        at = next > at ? next : -1;
+      }
     }
     this.read += n;
     this.passed += passed;

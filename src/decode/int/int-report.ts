@@ -173,6 +173,8 @@ export class IntReport {
   /** Reporter metadata bytes this decoder does not interpret (TR v1.0 optional metadata, TR v2.0 DS metadata). */
   rawMdOffset = -1;
   rawMdLength = 0;
+  /** TR v2.0: offset of the individual report decoded (its first word), -1 otherwise. */
+  reportOffset = -1;
   /** TR v2.0: offset of the next coalesced individual report, -1 if none. */
   nextReportOffset = -1;
   /** LENIENT_* bits that had to be applied to decode this packet (0 when conformant). */
@@ -302,6 +304,7 @@ export function resetIntReport(r: IntReport): void {
   r.dsMdStatus = 0;
   r.rawMdOffset = -1;
   r.rawMdLength = 0;
+  r.reportOffset = -1;
   r.nextReportOffset = -1;
   r.quirks = 0;
   r.local.count = 0;

@@ -55,9 +55,12 @@ function u32(b: Uint8Array, o: number): number {
 /**
  * Decode one telemetry report: `buf[off .. off+len)` is the UDP payload of the report packet.
  * Never throws on packet data and allocates nothing; `out` is overwritten. For TR v2.0 only the
- * first individual report is decoded; use decodeIntReportNext while out.nextReportOffset >= 0.
+ * first individual report is decoded; use decodeIntReportNext while out.nextReportOffset >= 0,
+ * or pass `at`, a buffer offset a previous decode gave as nextReportOffset (or reportOffset):
+ * the group header is decoded, then the individual report starting at `at` (TR v2.0 only;
+ * ignored for TR v0.5 / v1.0, which hold one report).
  */
-export function decodeIntReport(buf: Uint8Array, off: number, len: number, out: IntReport): IntStatus {
+export function decodeIntReport(buf: Uint8Array, off: number, len: number, out: IntReport, at = -1): IntStatus {
   resetIntReport(out);
   off = off | 0;
   let end = off + (len | 0);
@@ -68,11 +71,11 @@ export function decodeIntReport(buf: Uint8Array, off: number, len: number, out: 
   if (ver === 1) {
     if ((buf[off] & 15) === 0 && (out.lenient & LENIENT_REPORT_VERSION) !== 0) {
       out.quirks |= LENIENT_REPORT_VERSION;
-      return decodeV20(buf, off, end, out);
+      return decodeV20(buf, off, end, out, at);
     }
     return decodeV10(buf, off, end, out);
   }
-  if (ver === 2) return decodeV20(buf, off, end, out);
+  if (ver === 2) return decodeV20(buf, off, end, out, at);
   return INT_UNSUPPORTED_REPORT_VERSION;
 }
 
@@ -184,17 +187,20 @@ function decodeV10(b: Uint8Array, off: number, end: number, out: IntReport): Int
   return INT_UNSUPPORTED_INNER_TYPE;
 }
 
-function decodeV20(b: Uint8Array, off: number, end: number, out: IntReport): IntStatus {
+function decodeV20(b: Uint8Array, off: number, end: number, out: IntReport, at: number): IntStatus {
   if (off + 8 > end) return INT_TRUNCATED_REPORT_HEADER;
   out.reportVersion = 2;
   const w = u32(b, off);
   out.hwId = (w >>> 22) & 0x3f;
   out.sequence = w & 0x3fffff;
   out.nodeId = u32(b, off + 4);
-  return decodeIndividual(b, off + 8, end, out);
+  if (at < 0) return decodeIndividual(b, off + 8, end, out);
+  if (at < off + 8) return INT_TRUNCATED_INDIVIDUAL_HEADER;
+  return decodeIndividual(b, at, end, out);
 }
 
 function decodeIndividual(b: Uint8Array, p: number, end: number, out: IntReport): IntStatus {
+  out.reportOffset = p;
   if (p + 4 > end) return INT_TRUNCATED_INDIVIDUAL_HEADER;
   const repType = b[p] >>> 4;
   const inType = b[p] & 15;
