@@ -17,18 +17,8 @@ import assert from 'node:assert/strict';
 import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 import { formatIpv4, formatIpv6, ipv4Text, ipv6Text, macText, parseIpv4, parseIpv6 } from '../../src/decode/address-text.ts';
 import { rfc5952 } from './tshark-expect.ts';
+import { mulberry32 as rng } from '../../tools/prng.ts';
 
-/** Seeded PRNG (mulberry32): the same addresses every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function words(b: Uint8Array): [number, number, number, number] {
   const w = (o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) | 0;

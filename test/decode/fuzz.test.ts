@@ -18,20 +18,11 @@ import { openFileInput } from '../../src/sources/byte-input.ts';
 import { Packet } from '../../src/decode/packet.ts';
 import { decodePacket } from '../../src/decode/decoder.ts';
 import { captureFiles } from './tshark-expect.ts';
+import { mulberry32 as rng } from '../../tools/prng.ts';
 
 const ITERATIONS = Number(process.env.INTSTREAM_FUZZ_ITERATIONS ?? 50_000);
 const SEED = Number(process.env.INTSTREAM_FUZZ_SEED ?? 0x1badb002);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Seed { data: Uint8Array; wireLen: number; linkType: number; from: string }
 

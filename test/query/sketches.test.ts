@@ -7,11 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BloomFilter, CountMinSketch, HyperLogLog } from '../../src/query/sketches.ts';
+import { mulberry32 as rng } from '../../tools/prng.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-}
 
 /** A skewed stream of addresses: a few heavy, many light. */
 function stream(n: number, seed: number): string[] {

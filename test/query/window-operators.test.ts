@@ -10,11 +10,8 @@ import { SkipCounters } from '../../src/sources/skip-counters.ts';
 import { Plan, packetStream } from '../../src/query/stream.ts';
 import { count, distinct, sum } from '../../src/query/aggregate.ts';
 import type { StageEnv } from '../../src/query/operator.ts';
+import { mulberry32 as rng } from '../../tools/prng.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-}
 
 const env = (): StageEnv => ({ skipped: new SkipCounters(), lateness: 0, sendProbe: async () => ({ ok: false }) });
 

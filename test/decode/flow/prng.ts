@@ -1,12 +1,2 @@
-// Test support: a small seeded PRNG (mulberry32) so that random tests are reproducible.
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Test support: the project's seeded PRNG (tools/prng.ts), re-exported for the flow tests.
+export { mulberry32 } from '../../../tools/prng.ts';
