@@ -48,8 +48,20 @@ class LocalTask {
   private source: PacketSource | null = null;
   private sender: KafkaStageSender | null = null;
   private stopping = false;
+  /** Per-window counters not yet acknowledged by the runtime: start → [start, read, after_filter, local_out]. */
+  private readonly pendingWindows = new Map<number, [number, number, number, number]>();
 
   constructor(spec: TaskSpec) { this.spec = spec; }
+
+  /** The windows whose counters changed since the runtime last took them (running totals, so resending is harmless). */
+  windows(): [number, number, number, number][] {
+    if (this.lp) for (const w of this.lp.takeWindows()) this.pendingWindows.set(w[0], w);
+    return [...this.pendingWindows.values()].slice(0, 5000); // a bounded heartbeat; the rest go next time
+  }
+
+  windowsSent(sent: [number, number, number, number][]): void {
+    for (const w of sent) if (this.pendingWindows.get(w[0]) === w) this.pendingWindows.delete(w[0]);
+  }
 
   async run(agent: Agent): Promise<void> {
     try {
@@ -63,6 +75,7 @@ class LocalTask {
         if (this.stopping) throw new Error('task stopped');
         await this.sender!.send(m);
       });
+      this.lp.windowSize = this.spec.window;
       this.counters.state = 'running';
       await this.lp.run();
       this.refresh();
@@ -120,8 +133,14 @@ export class Agent {
     while (!this.stopped) {
       try {
         const counters: Record<string, AgentTaskCounters> = {};
-        for (const [id, t] of this.tasks) { t.refresh(); counters[id] = t.counters; }
-        const res = await this.client.call<{ tasks: TaskSpec[] }>('POST', `/agents/${encodeURIComponent(this.name)}/heartbeat`, { ...this.load(), source: this.opts.source, labels: this.opts.labels ?? {}, tasks: counters });
+        const windows: Record<string, [number, number, number, number][]> = {};
+        for (const [id, t] of this.tasks) {
+          t.refresh(); counters[id] = t.counters;
+          const w = t.windows();
+          if (w.length > 0) windows[id] = w;
+        }
+        const res = await this.client.call<{ tasks: TaskSpec[] }>('POST', `/agents/${encodeURIComponent(this.name)}/heartbeat`, { ...this.load(), source: this.opts.source, labels: this.opts.labels ?? {}, tasks: counters, windows });
+        for (const [id, w] of Object.entries(windows)) this.tasks.get(id)?.windowsSent(w);
         const want = new Map(res.tasks.map((t) => [t.id, t]));
         for (const [id, t] of this.tasks) {
           if (!want.has(id) && (t.counters.state === 'running' || t.counters.state === 'starting')) { await t.stop(); this.log(`task ${id}: stopped`); }

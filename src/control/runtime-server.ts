@@ -12,6 +12,7 @@
  *   GET  /tasks                        tasks with status
  *   GET  /tasks/{id}                   one task: per-agent and per-stage counters, data reduction
  *   GET  /tasks/{id}/results           recent results (JSON)
+ *   GET  /tasks/{id}/windows           per window: read, after filter, local out, global out, reduction
  *   GET  /tasks/{id}/events            server-sent events: `result` and `counters`
  *   POST /tasks/{id}/stop              stop it everywhere                          (token)
  *
@@ -129,13 +130,18 @@ export class RuntimeServer {
       schema: {
         ...secured, summary: 'agent heartbeat: counters in, assigned tasks out',
         params: { type: 'object', properties: { name: { type: 'string' } } },
-        body: { type: 'object', properties: { ...loadSchema, source: { type: 'string' }, labels: { type: 'object' }, tasks: { type: 'object' } } },
+        body: { type: 'object', properties: {
+          ...loadSchema, source: { type: 'string' }, labels: { type: 'object' }, tasks: { type: 'object' },
+          windows: { type: 'object', description: 'per task, windows whose counters changed: [start, read, after_filter, local_out] (running totals)',
+            additionalProperties: { type: 'array', items: { type: 'array', items: { type: 'number' }, minItems: 4, maxItems: 4 } } },
+        } },
         response: { 200: { type: 'object', properties: { tasks: { type: 'array', items: taskSchema } } } },
       },
     }, async (req) => {
       const name = (req.params as { name: string }).name;
-      const b = req.body as { cpu?: number; rss_bytes?: number; source?: string; labels?: Record<string, string>; tasks?: Record<string, any> };
+      const b = req.body as { cpu?: number; rss_bytes?: number; source?: string; labels?: Record<string, string>; tasks?: Record<string, any>; windows?: Record<string, [number, number, number, number][]> };
       this.store.upsertAgent(name, b.source ?? '', b.labels ?? {}, { cpu: b.cpu, rss_bytes: b.rss_bytes });
+      for (const [id, w] of Object.entries(b.windows ?? {})) if (this.store.task(id)) this.store.setAgentWindows(id, name, w);
       for (const [id, c] of Object.entries(b.tasks ?? {})) if (this.store.task(id)) this.store.setAgentCounters(id, name, c);
       this.updateFinished();
       const tasks = this.store.tasks().filter((t) => t.status === 'running' && t.agents.includes(name));
@@ -196,6 +202,24 @@ export class RuntimeServer {
       if (!this.store.task(id)) return reply.code(404).send({ message: 'no such task' });
       const q = req.query as { limit: number; after: number };
       return { results: this.store.results(id, q.limit, q.after) };
+    });
+    const windowRow = {
+      type: 'object',
+      properties: {
+        start: { type: 'number', description: 'window start, s since the epoch (event time)' }, end: { type: 'number' },
+        read: { type: 'integer', description: 'items read, all agents' }, after_filter: { type: 'integer', description: 'items that passed the pushed-down filter' },
+        local_out: { type: 'integer', description: 'elements that left the local stages' }, global_out: { type: 'integer', description: 'results that left the global stage' },
+        reduction: { type: ['number', 'null'], description: '1 - local_out / read' },
+      },
+    };
+    app.get('/api/v1/tasks/:id/windows', {
+      schema: { summary: "per-window stage counters, summed over agents (windows of the task's window length)",
+        response: { 200: { type: 'object', properties: { task: { type: 'string' }, window: { type: 'number' }, windows: { type: 'array', items: windowRow } } }, 404: errorSchema } },
+    }, async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      const t = this.store.task(id);
+      if (!t) return reply.code(404).send({ message: 'no such task' });
+      return { task: id, window: t.window, windows: this.store.windowCounters(id, t.window) };
     });
     app.get('/api/v1/tasks/:id/events', { schema: { summary: 'server-sent events: result (recent, then new) and counters (every 2 s)' } }, async (req, reply) => {
       const id = (req.params as { id: string }).id;

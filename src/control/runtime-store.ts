@@ -25,6 +25,8 @@ export class RuntimeStore {
       CREATE TABLE IF NOT EXISTS workers (name TEXT PRIMARY KEY, last_seen INTEGER, info TEXT);
       CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, spec TEXT, status TEXT, created_at INTEGER);
       CREATE TABLE IF NOT EXISTS task_agents (task TEXT, agent TEXT, counters TEXT, PRIMARY KEY (task, agent));
+      CREATE TABLE IF NOT EXISTS task_windows (task TEXT, agent TEXT, wstart REAL, read INTEGER, after_filter INTEGER, local_out INTEGER,
+        PRIMARY KEY (task, agent, wstart));
       CREATE TABLE IF NOT EXISTS results (seq INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT, wstart REAL, wend REAL, key TEXT, value TEXT,
         UNIQUE (task, wstart, wend, key));
     `);
@@ -75,6 +77,40 @@ export class RuntimeStore {
   agentCounters(task: string): Record<string, any> {
     const out: Record<string, any> = {};
     for (const r of this.db.prepare('SELECT agent, counters FROM task_agents WHERE task = ?').all(task) as any[]) out[r.agent] = JSON.parse(r.counters);
+    return out;
+  }
+
+  /** An agent's per-window counters of a task, running totals: a newer report of a window replaces the older. */
+  setAgentWindows(task: string, agent: string, windows: [number, number, number, number][]): void {
+    const st = this.db.prepare(`INSERT INTO task_windows (task, agent, wstart, read, after_filter, local_out) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (task, agent, wstart) DO UPDATE SET read = excluded.read, after_filter = excluded.after_filter, local_out = excluded.local_out`);
+    this.db.exec('BEGIN');
+    try {
+      for (const [s, r, a, o] of windows) st.run(task, agent, s, r, a, o);
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
+  /** Per window of `size` s: the local counters summed over agents, and the stored results (global out) by the window their start falls in. */
+  windowCounters(task: string, size: number): { start: number; end: number; read: number; after_filter: number; local_out: number; global_out: number; reduction: number | null }[] {
+    const by = new Map<number, { start: number; end: number; read: number; after_filter: number; local_out: number; global_out: number; reduction: number | null }>();
+    const at = (start: number) => {
+      let w = by.get(start);
+      if (!w) { w = { start, end: start + size, read: 0, after_filter: 0, local_out: 0, global_out: 0, reduction: null }; by.set(start, w); }
+      return w;
+    };
+    for (const r of this.db.prepare('SELECT wstart, SUM(read) AS read, SUM(after_filter) AS after_filter, SUM(local_out) AS local_out FROM task_windows WHERE task = ? GROUP BY wstart').all(task) as any[]) {
+      const w = at(r.wstart);
+      w.read = r.read; w.after_filter = r.after_filter; w.local_out = r.local_out;
+    }
+    for (const r of this.db.prepare('SELECT wstart, COUNT(*) AS n FROM results WHERE task = ? AND wstart IS NOT NULL GROUP BY wstart').all(task) as any[]) {
+      at(Math.floor(r.wstart / size) * size).global_out += r.n;
+    }
+    const out = [...by.values()].sort((a, b) => a.start - b.start);
+    for (const w of out) w.reduction = w.read > 0 ? 1 - w.local_out / w.read : null;
     return out;
   }
 

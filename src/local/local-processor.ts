@@ -44,6 +44,14 @@ export class LocalProcessor {
   read = 0;
   passed = 0;
   sent = 0;
+  /**
+   * Per-window counters, off while 0: windows of this many seconds by the packets' event time
+   * (aligned as the query's windows are), start → [read, after_filter, local_out]. The packet
+   * loop touches the map only when the window changes and once per batch (no per-packet lookup).
+   */
+  windowSize = 0;
+  readonly windows = new Map<number, number[]>();
+  private readonly dirtyWindows = new Set<number>();
 
   /** Per-source decoding (INT); the source's own decodeOptions when not given. */
   private readonly decode: IntDecodeOptions | undefined;
@@ -92,15 +100,24 @@ export class LocalProcessor {
       // A live source's heartbeat (processing time): time moves on while no packet comes.
       if (b.clock > maxTs) { maxTs = b.clock; env.sourceWm = maxTs - lateness; }
       let passed = 0;
+      // Per-window counters: the current window [wStart, wEnd) (never left while they are off),
+      // its first packet's index and the passed count at that packet.
+      const W = this.windowSize;
+      let wStart = W > 0 ? Infinity : -Infinity, wEnd = W > 0 ? -Infinity : Infinity, wFirst = 0, wPassed = 0;
       for (let i = 0; i < n; i++) {
         const t = ts[i];
         decodePacket(p, buf, dataOff[i], capLen[i], wireLen[i], t, linkType[i]);
         if (p.status !== OK) malformed.bump(p.reason);
         if (t > maxTs) { maxTs = t; env.sourceWm = t - lateness; }
+        if (t >= wEnd || t < wStart) {
+          if (wStart !== Infinity) this.countWindow(wStart, i - wFirst, passed - wPassed, 0);
+          wStart = Math.floor(t / W) * W; wEnd = wStart + W; wFirst = i; wPassed = passed;
+        }
         if (pred !== null && !pred(p)) continue;
         passed++;
         head.push(p, t, null);
       }
+      if (W > 0 && wStart !== Infinity) this.countWindow(wStart, n - wFirst, passed - wPassed, 0);
       this.read += n;
       this.passed += passed;
       head.advance(maxTs - lateness);
@@ -124,15 +141,18 @@ export class LocalProcessor {
     let passed = 0;
     const env = this.env;
     if (b.clock > maxTs) { maxTs = b.clock; env.sourceWm = maxTs - env.lateness; }
+    const W = this.windowSize;
     for (let i = 0; i < n; i++) {
       const t = ts[i];
       if (t > maxTs) maxTs = t;
       env.sourceWm = maxTs - env.lateness;
+      if (W > 0 && Number.isFinite(t)) this.countWindow(Math.floor(t / W) * W, 1, 0, 0);
       const r = items !== null ? items[i] : null;
       if (r !== null) {
         r.source = src;
         if (pred !== null && !pred(r as any)) continue;
         passed++;
+        if (W > 0 && Number.isFinite(t)) this.countWindow(Math.floor(t / W) * W, 0, 1, 0);
         head.push(r, t, null);
         continue;
       }
@@ -141,6 +161,7 @@ export class LocalProcessor {
       if (p.status !== OK) malformed.bump(p.reason);
       if (pred !== null && !pred(p)) continue;
       passed++;
+      if (W > 0 && Number.isFinite(t)) this.countWindow(Math.floor(t / W) * W, 0, 1, 0);
       head.push(p, t, null);
     }
     this.read += n;
@@ -188,10 +209,36 @@ export class LocalProcessor {
     this.lastWm = tail.watermark;
     const { items, times, keys } = tail.take();
     this.sent += items.length;
+    const W = this.windowSize;
+    if (W > 0) {
+      // elements leaving the stage, by the window of their time (a window's start for windowed operators)
+      let start = NaN, k = 0;
+      for (let i = 0; i < times.length; i++) {
+        const ws = Math.floor(times[i] / W) * W;
+        if (ws !== start) { if (k > 0) this.countWindow(start, 0, 0, k); start = ws; k = 0; }
+        if (Number.isFinite(ws)) k++;
+      }
+      if (k > 0) this.countWindow(start, 0, 0, k);
+    }
     await this.send({ source: this.index, items, times, keys, watermark: end ? Infinity : tail.watermark, end });
   }
 
   private lastWm = -Infinity;
+
+  private countWindow(start: number, read: number, passed: number, out: number): void {
+    let c = this.windows.get(start);
+    if (c === undefined) { c = [0, 0, 0]; this.windows.set(start, c); }
+    c[0] += read; c[1] += passed; c[2] += out;
+    this.dirtyWindows.add(start);
+  }
+
+  /** The windows whose counters changed since the last call: [start, read, after_filter, local_out] (running totals). */
+  takeWindows(): [number, number, number, number][] {
+    const out: [number, number, number, number][] = [];
+    for (const s of this.dirtyWindows) { const c = this.windows.get(s)!; out.push([s, c[0], c[1], c[2]]); }
+    this.dirtyWindows.clear();
+    return out.sort((a, b) => a[0] - b[0]);
+  }
 
   stats(): LocalStats {
     const skipped = new Map(this.source.skipped.counts);

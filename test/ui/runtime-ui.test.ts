@@ -251,6 +251,37 @@ test('web UI: sign in, submit tcp-new-conn from the form, results equal intstrea
   await page.waitForTimeout(1000);
   await shot(page, '05-task-results');
 
+  // --- per window: the chart draws what GET /tasks/{id}/windows says, and that adds up to what
+  // `intstream run` read and filtered, with the results of each window
+  const windows = (await api(`/tasks/${encodeURIComponent(id)}/windows`)).windows as Array<{ start: number; end: number; read: number; after_filter: number; local_out: number; global_out: number; reduction: number | null }>;
+  assert.ok(windows.length >= 2, `several 10 s windows, got ${windows.length}`);
+  const chart = page.locator('[data-testid=chart-window-stages]');
+  const series = await until('the per-window chart with the API windows', async () => {
+    const s = JSON.parse((await chart.getAttribute('data-series')) ?? 'null');
+    return s && JSON.stringify(s.read) === JSON.stringify(windows.map((w) => w.read)) && JSON.stringify(s.global_out) === JSON.stringify(windows.map((w) => w.global_out)) ? s : undefined;
+  }, 30_000);
+  assert.deepEqual(series, {
+    start: windows.map((w) => w.start), read: windows.map((w) => w.read), after_filter: windows.map((w) => w.after_filter),
+    local_out: windows.map((w) => w.local_out), global_out: windows.map((w) => w.global_out), reduction: windows.map((w) => w.reduction),
+  });
+  for (const w of windows) {
+    assert.equal(w.end - w.start, 10);
+    assert.equal(w.global_out, expected.filter((r) => r.window.start === w.start).length, `results in window ${w.start}`);
+    assert.ok(w.read >= w.after_filter && w.after_filter >= w.local_out, `stages shrink in window ${w.start}`);
+  }
+  const total = (k: 'read' | 'after_filter' | 'local_out' | 'global_out') => windows.reduce((a, w) => a + w[k], 0);
+  assert.equal(total('read'), runStats.items_read);
+  assert.equal(total('after_filter'), runStats.after_filter);
+  assert.equal(total('local_out'), runStats.local_out);
+  assert.equal(total('global_out'), expected.length);
+  // drawn: a canvas, a log y axis, the four series in the legend; the reduction beside it
+  assert.equal(await chart.locator('canvas').count(), 1);
+  assert.deepEqual(await chart.locator('.u-legend .u-series .u-label').allInnerTexts(), ['window', 'items read', 'after filter', 'left local stage', 'left global stage']);
+  const red = page.locator('[data-testid=chart-window-reduction]');
+  assert.deepEqual(JSON.parse((await red.getAttribute('data-series'))!).reduction, windows.map((w) => w.reduction));
+  assert.equal(await red.locator('canvas').count(), 1);
+  await page.locator('section[aria-labelledby=h-windows]').screenshot({ path: join(OUT, '05b-task-windows.png') });
+
   // --- sort by value (descending), filter by key
   await page.locator('th button.sort', { hasText: 'Value' }).click();
   const firstValue = Number(await page.locator('[data-testid=results-table] tbody tr').first().getAttribute('data-value'));

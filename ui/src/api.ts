@@ -54,6 +54,18 @@ export interface Task {
   createdAt: number | null;
 }
 
+/** One window's stage counters, summed over the agents (GET /api/v1/tasks/{id}/windows). */
+export interface WindowRow {
+  start: number;
+  end: number;
+  read: number;
+  after_filter: number;
+  local_out: number;
+  global_out: number;
+  /** 1 − local_out / read; null without items read. */
+  reduction: number | null;
+}
+
 export interface ResultRow {
   task: string;
   window: { start: number; end: number };
@@ -255,6 +267,19 @@ export const api = {
       if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return false;
       throw e;
     }
+  },
+  /** The task's stage counters per window, oldest first. */
+  async windows(id: string): Promise<WindowRow[]> {
+    const d = await request('GET', `/api/v1/tasks/${encodeURIComponent(id)}/windows`);
+    return list(d, 'windows').map((w: any) => ({
+      start: num(w.start) ?? 0,
+      end: num(w.end) ?? 0,
+      read: num(w.read) ?? 0,
+      after_filter: num(w.after_filter) ?? 0,
+      local_out: num(w.local_out) ?? 0,
+      global_out: num(w.global_out) ?? 0,
+      reduction: num(w.reduction),
+    }));
   },
   resultsUrl(id: string): string {
     return `/api/v1/tasks/${encodeURIComponent(id)}/events`;

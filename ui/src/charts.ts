@@ -111,11 +111,14 @@ export class IsChart extends HTMLElement {
     const cats = this.categories;
     const xAxis: uPlot.Axis = { stroke: '#5b6675', grid: { stroke: '#e6e9ee' } };
     if (cats) {
-      xAxis.splits = (_u, _i, min, max) => {
+      xAxis.splits = (u, _i, min, max) => {
         const cats = this.categories ?? [];
         const lo = Math.max(0, Math.ceil(min));
         const hi = Math.min(cats.length - 1, Math.floor(max));
-        const step = Math.max(1, Math.ceil((hi - lo + 1) / 8));
+        // as many labels as fit side by side (about 7 px a character, and a gap), at most 8
+        const longest = cats.reduce((a, c) => Math.max(a, c.length), 1);
+        const fit = Math.max(1, Math.floor(u.bbox.width / (globalThis.devicePixelRatio || 1) / (longest * 7 + 24)));
+        const step = Math.max(1, Math.ceil((hi - lo + 1) / Math.min(8, fit)));
         const out: number[] = [];
         for (let x = lo; x <= hi; x += step) out.push(x);
         return out;
