@@ -141,18 +141,22 @@ export class LocalProcessor {
     let passed = 0;
     const env = this.env;
     if (b.clock > maxTs) { maxTs = b.clock; env.sourceWm = maxTs - env.lateness; }
+    // per-window counters as in run(): the map only at window changes and at the batch's end
     const W = this.windowSize;
+    let wStart = W > 0 ? Infinity : -Infinity, wEnd = W > 0 ? -Infinity : Infinity, wFirst = 0, wPassed = 0;
     for (let i = 0; i < n; i++) {
       const t = ts[i];
       if (t > maxTs) maxTs = t;
       env.sourceWm = maxTs - env.lateness;
-      if (W > 0 && Number.isFinite(t)) this.countWindow(Math.floor(t / W) * W, 1, 0, 0);
+      if (t >= wEnd || t < wStart) {
+        if (wStart !== Infinity) this.countWindow(wStart, i - wFirst, passed - wPassed, 0);
+        wStart = Math.floor(t / W) * W; wEnd = wStart + W; wFirst = i; wPassed = passed;
+      }
       const r = items !== null ? items[i] : null;
       if (r !== null) {
         r.source = src;
         if (pred !== null && !pred(r as any)) continue;
         passed++;
-        if (W > 0 && Number.isFinite(t)) this.countWindow(Math.floor(t / W) * W, 0, 1, 0);
         head.push(r, t, null);
         continue;
       }
@@ -161,9 +165,9 @@ export class LocalProcessor {
       if (p.status !== OK) malformed.bump(p.reason);
       if (pred !== null && !pred(p)) continue;
       passed++;
-      if (W > 0 && Number.isFinite(t)) this.countWindow(Math.floor(t / W) * W, 0, 1, 0);
       head.push(p, t, null);
     }
+    if (W > 0 && wStart !== Infinity) this.countWindow(wStart, n - wFirst, passed - wPassed, 0);
     this.read += n;
     this.passed += passed;
     return maxTs;
