@@ -55,7 +55,11 @@ export type CollectorEvent = 'new' | 'change' | 'path' | 'periodic' | 'expired';
 
 const KIND_FLOW = 0, KIND_HOP = 1, KIND_EGRESS = 2, KIND_QUEUE = 3;
 
-/** State of one key. v0/v1 are the latest metric values (-1: not reported). */
+/**
+ * State of one key, every kind in one class (one hidden class: the hot functions below see a
+ * single shape). v0/v1 are the latest metric values (-1: not reported). Flow fields are set
+ * on flows only, hop fields on hops only.
+ */
 class Entry {
   readonly kind: number;
   readonly key: CollectorKey;
@@ -66,34 +70,33 @@ class Entry {
   r0 = NaN;
   r1 = NaN;
   dead = false;
-  constructor(kind: number, key: CollectorKey) { this.kind = kind; this.key = key; }
-}
-
-class FlowEntry extends Entry {
-  /** Exact tuple, to tell hash collisions apart (IPv4 only; IPv6 flows use the text map). */
+  // ---- flow ----
+  /** Exact IPv4 tuple (flows by hash; IPv6 flows use the text map). */
   a = 0; b = 0; ports = 0; proto = 0;
-  /** Kept in the text map (IPv6, or an IPv4 hash collision) rather than by hash. */
-  inText = false;
+  /** Hash bucket (a Smi) of an IPv4 flow, -1 for a flow in the text map. */
+  bucket = -1;
+  /** Next flow of the same bucket. */
+  chain: Entry | null = null;
   /** No report processed yet (its first one emits `new`). */
   fresh = true;
   /** Path in traversal order; `pathLen` entries valid. */
-  path = new Uint32Array(8);
+  path: Uint32Array = EMPTY_PATH;
   pathLen = -1;
   /** Hop slot per traversal position (cache: same switch at the same position = same entry). */
-  hopAt: (HopEntry | undefined)[] = [];
+  hopAt: (Entry | undefined)[] = NO_HOPS;
   /** Every hop entry of the flow by switch id. */
-  hops = new Map<number, HopEntry>();
-}
-
-class HopEntry extends Entry {
-  readonly flow: FlowEntry;
-  readonly switchId: number;
-  egress: Entry | undefined = undefined;
+  hops: Map<number, Entry> | null = null;
+  // ---- hop ----
+  flow: Entry | null = null;
+  switchId = -1;
+  egress: Entry | null = null;
   egressPort = -1;
-  queue: Entry | undefined = undefined;
+  queue: Entry | null = null;
   queueId = -1;
-  constructor(key: HopKey, flow: FlowEntry, switchId: number) { super(KIND_HOP, key); this.flow = flow; this.switchId = switchId; }
+  constructor(kind: number, key: CollectorKey) { this.kind = kind; this.key = key; }
 }
+const EMPTY_PATH = new Uint32Array(0);
+const NO_HOPS: (Entry | undefined)[] = [];
 
 type Out = (value: object, key: unknown) => void;
 
@@ -103,8 +106,9 @@ function u32(b: Uint8Array, o: number): number {
 
 export class IntCollectorState {
   private readonly c: CollectorConfig;
-  private readonly flows4 = new Map<number, FlowEntry>();
-  private readonly flowsText = new Map<string, FlowEntry>();
+  /** IPv4 flows by a 30-bit hash (Smi keys: no boxing), colliding flows chained on Entry.chain. */
+  private readonly flows4 = new Map<number, Entry>();
+  private readonly flowsText = new Map<string, Entry>();
   private readonly egress = new Map<number, Entry>();
   private readonly queues = new Map<number, Entry>();
   /** Every live entry, in creation order (deterministic iteration for periodic and expiry). */
@@ -112,6 +116,14 @@ export class IntCollectorState {
   private nextPeriodic = -Infinity;
   private nextScan = -Infinity;
   private readonly scanEvery: number;
+  // the config as plain fields (read on every report)
+  private readonly bin: boolean;
+  private readonly timeout: number;
+  private readonly latencyStep: number;
+  private readonly hopLatencyStep: number;
+  private readonly txUtilStep: number;
+  private readonly occupancyStep: number;
+  private readonly congestionStep: number;
   private now = 0;
   reports = 0;
   events = 0;
@@ -121,6 +133,13 @@ export class IntCollectorState {
   constructor(config: Partial<CollectorConfig> = {}) {
     this.c = { ...DEFAULT_COLLECTOR_CONFIG, ...config };
     this.scanEvery = this.c.timeout > 0 ? Math.max(this.c.timeout / 4, 1e-3) : Infinity;
+    this.bin = this.c.mode === 'bin';
+    this.timeout = this.c.timeout > 0 ? this.c.timeout : Infinity;
+    this.latencyStep = this.c.latencyStep;
+    this.hopLatencyStep = this.c.hopLatencyStep;
+    this.txUtilStep = this.c.txUtilStep;
+    this.occupancyStep = this.c.occupancyStep;
+    this.congestionStep = this.c.congestionStep;
   }
 
   /** Live keys right now (all kinds). */
@@ -130,20 +149,19 @@ export class IntCollectorState {
     if (v < 0) return false;
     if (ref !== ref) return true; // NaN: never reported
     if (step <= 0) return v !== ref;
-    return this.c.mode === 'bin' ? Math.floor(v / step) !== ref : Math.abs(v - ref) > step;
+    return this.bin ? Math.floor(v / step) !== ref : Math.abs(v - ref) > step;
   }
 
   private ref(v: number, step: number): number {
     if (v < 0) return NaN;
-    return this.c.mode === 'bin' && step > 0 ? Math.floor(v / step) : v;
+    return this.bin && step > 0 ? Math.floor(v / step) : v;
   }
 
   private value(e: Entry, event: CollectorEvent, ts: number): Record<string, unknown> {
     switch (e.kind) {
       case KIND_FLOW: {
-        const f = e as FlowEntry;
-        const o: Record<string, unknown> = { event, ts, path: Array.from(f.path.subarray(0, Math.max(f.pathLen, 0))) };
-        if (f.v0 >= 0) o.latency = f.v0;
+        const o: Record<string, unknown> = { event, ts, path: Array.from(e.path.subarray(0, Math.max(e.pathLen, 0))) };
+        if (e.v0 >= 0) o.latency = e.v0;
         return o;
       }
       case KIND_HOP: { const o: Record<string, unknown> = { event, ts }; if (e.v0 >= 0) o.hop_latency = e.v0; return o; }
@@ -171,7 +189,7 @@ export class IntCollectorState {
       this.emit(e, 'new', ts, out);
       return;
     }
-    const m0 = this.moved(e.v0, e.r0, s0), m1 = this.moved(e.v1, e.r1, s1);
+    const m0 = this.moved(e.v0, e.r0, s0), m1 = e.v1 >= 0 && this.moved(e.v1, e.r1, s1);
     if (m0 || m1) {
       e.r0 = this.ref(e.v0, s0); e.r1 = this.ref(e.v1, s1);
       this.emit(e, 'change', ts, out);
@@ -213,14 +231,21 @@ export class IntCollectorState {
     e.dead = true;
     this.live.delete(e);
     if (e.kind === KIND_FLOW) {
-      const f = e as FlowEntry;
-      if (f.inText) this.flowsText.delete(this.textKey(f.key));
-      else this.flows4.delete(this.hash4(f.a, f.b, f.ports, f.proto));
+      if (e.bucket < 0) this.flowsText.delete(this.textKey(e.key));
+      else {
+        // unlink from its bucket's chain
+        let x = this.flows4.get(e.bucket)!, prev: Entry | null = null;
+        while (x !== e) { prev = x; x = x.chain!; }
+        if (prev !== null) prev.chain = e.chain;
+        else if (e.chain !== null) this.flows4.set(e.bucket, e.chain);
+        else this.flows4.delete(e.bucket);
+        e.chain = null;
+      }
     } else if (e.kind === KIND_HOP) {
-      const h = e as HopEntry;
-      h.flow.hops.delete(h.switchId);
-      const at = h.flow.hopAt.indexOf(h);
-      if (at >= 0) h.flow.hopAt[at] = undefined;
+      const f = e.flow!;
+      f.hops!.delete(e.switchId);
+      const at = f.hopAt.indexOf(e);
+      if (at >= 0) f.hopAt[at] = undefined;
     } else if (e.kind === KIND_EGRESS) {
       const k = e.key as EgressKey;
       this.egress.delete(k.switch_id * 65536 + k.port);
@@ -234,17 +259,8 @@ export class IntCollectorState {
   /** Keys seen again after their timeout, noticed before the next scan. */
   private stale(e: Entry | undefined, ts: number, out: Out): boolean {
     if (e === undefined || e.dead) return true;
-    if (this.c.timeout > 0 && ts - e.last > this.c.timeout) { this.expire(e, out); return true; }
+    if (ts - e.last > this.timeout) { this.expire(e, out); return true; }
     return false;
-  }
-
-  private hash4(a: number, b: number, ports: number, proto: number): number {
-    // 53-bit mix of the IPv4 5-tuple; collisions are told apart by the exact tuple.
-    let h1 = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b, 0xc2b2ae35);
-    h1 = Math.imul(h1 ^ (h1 >>> 15), 0x27d4eb2f) ^ ports;
-    let h2 = Math.imul(ports ^ (proto << 16) ^ b, 0x165667b1) ^ a;
-    h2 = Math.imul(h2 ^ (h2 >>> 13), 0x9e3779b1);
-    return (h1 >>> 0) * 2097152 + (h2 >>> 11);
   }
 
   private textKey(k: CollectorKey): string {
@@ -252,49 +268,52 @@ export class IntCollectorState {
     return `${f.src} ${f.dst} ${f.proto} ${f.sport} ${f.dport}`;
   }
 
-  private flowOf(p: Packet, ts: number, out: Out): FlowEntry | null {
-    const ip = p.ip;
-    if (ip === null) return null;
-    const proto = p.proto;
+  private flowOf(p: Packet, ts: number, out: Out): Entry | null {
+    if (p.l3 === 0) return null;
+    const proto = p.proto, buf = p.buf;
     let sport = 0, dport = 0;
     if ((proto === IPPROTO_TCP || proto === IPPROTO_UDP) && p.l4Off >= 0) {
-      const b = p.buf, o = p.l4Off;
-      sport = (b[o] << 8) | b[o + 1]; dport = (b[o + 2] << 8) | b[o + 3];
+      const o = p.l4Off;
+      sport = (buf[o] << 8) | buf[o + 1]; dport = (buf[o + 2] << 8) | buf[o + 3];
     }
     const ports = ((sport << 16) | dport) >>> 0;
-    let f: FlowEntry | undefined;
-    let h = -1;
+    let f: Entry | undefined;
     if (p.l3 === 4) {
-      const a = u32(p.buf, p.l3Off + 12), b = u32(p.buf, p.l3Off + 16);
-      h = this.hash4(a, b, ports, proto);
-      f = this.flows4.get(h);
-      if (f !== undefined && (f.a !== a || f.b !== b || f.ports !== ports || f.proto !== proto)) f = this.textFlow(ip.src, ip.dst, proto, sport, dport), h = -1;
+      const a = u32(buf, p.l3Off + 12), b = u32(buf, p.l3Off + 16);
+      // 30-bit mix of the IPv4 5-tuple (a Smi map key); collisions chain, told apart by the tuple.
+      let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b, 0xc2b2ae35);
+      h = Math.imul(h ^ (h >>> 15), 0x27d4eb2f) ^ ports;
+      h = Math.imul(h ^ (h >>> 13) ^ (proto << 8), 0x165667b1);
+      const bucket = (h ^ (h >>> 16)) & 0x3fffffff;
+      f = this.flows4.get(bucket);
+      while (f !== undefined && (f.a !== a || f.b !== b || f.ports !== ports || f.proto !== proto)) f = f.chain ?? undefined;
       if (f !== undefined && this.stale(f, ts, out)) f = undefined;
       if (f === undefined) {
+        const ip = p.ip!;
         f = this.newFlow(ip.src, ip.dst, proto, sport, dport);
-        f.a = a; f.b = b; f.ports = ports; f.proto = proto;
-        if (h >= 0 && (this.flows4.get(h)?.dead ?? true)) this.flows4.set(h, f);
-        else { f.inText = true; this.flowsText.set(this.textKey(f.key), f); }
-        return f;
+        f.a = a; f.b = b; f.ports = ports; f.proto = proto; f.bucket = bucket;
+        const head = this.flows4.get(bucket);
+        if (head !== undefined) f.chain = head;
+        this.flows4.set(bucket, f);
       }
       return f;
     }
-    f = this.textFlow(ip.src, ip.dst, proto, sport, dport);
+    const ip = p.ip!;
+    const src = ip.src, dst = ip.dst;
+    f = this.flowsText.size === 0 ? undefined : this.flowsText.get(`${src} ${dst} ${proto} ${sport} ${dport}`);
     if (f !== undefined && this.stale(f, ts, out)) f = undefined;
     if (f === undefined) {
-      f = this.newFlow(ip.src, ip.dst, proto, sport, dport);
-      f.inText = true;
+      f = this.newFlow(src, dst, proto, sport, dport);
       this.flowsText.set(this.textKey(f.key), f);
     }
     return f;
   }
 
-  private textFlow(src: string, dst: string, proto: number, sport: number, dport: number): FlowEntry | undefined {
-    return this.flowsText.size === 0 ? undefined : this.flowsText.get(`${src} ${dst} ${proto} ${sport} ${dport}`);
-  }
-
-  private newFlow(src: string, dst: string, proto: number, sport: number, dport: number): FlowEntry {
-    const f = new FlowEntry(KIND_FLOW, { kind: 'flow', src, dst, proto, sport, dport });
+  private newFlow(src: string, dst: string, proto: number, sport: number, dport: number): Entry {
+    const f = new Entry(KIND_FLOW, { kind: 'flow', src, dst, proto, sport, dport });
+    f.path = new Uint32Array(8);
+    f.hopAt = [];
+    f.hops = new Map();
     this.live.add(f);
     return f;
   }
@@ -307,6 +326,7 @@ export class IntCollectorState {
     const h = r.hops, n = r.hopCount, present = h.present;
     const hasSw = (present & F_SWITCH_ID) !== 0;
     const hasLat = (present & F_HOP_LATENCY) !== 0;
+    const swIds = h.switchId, lats = h.hopLatency, invalid = h.invalid;
 
     const flow = this.flowOf(p, ts, out);
     if (flow !== null) {
@@ -318,105 +338,108 @@ export class IntCollectorState {
       if (hasSw) {
         if (flow.pathLen !== n) changed = true;
         if (flow.path.length < n) { const np = new Uint32Array(Math.max(n, flow.path.length * 2)); np.set(flow.path); flow.path = np; }
+        const path = flow.path;
         for (let k = 0; k < n; k++) {
-          const sw = h.switchId[n - 1 - k];
-          if (flow.path[k] !== sw) { changed = true; flow.path[k] = sw; }
+          const sw = swIds[n - 1 - k];
+          if (path[k] !== sw) { changed = true; path[k] = sw; }
         }
         flow.pathLen = n;
       }
       let lat = -1;
-      if (hasLat) { lat = 0; for (let i = 0; i < n; i++) if ((h.invalid[i] & F_HOP_LATENCY) === 0) lat += h.hopLatency[i]; }
+      if (hasLat) { lat = 0; for (let i = 0; i < n; i++) if ((invalid[i] & F_HOP_LATENCY) === 0) lat += lats[i]; }
       flow.v0 = lat;
-      if (isNew) this.detect(flow, true, ts, out, this.c.latencyStep, 0);
+      if (isNew) this.detect(flow, true, ts, out, this.latencyStep, 0);
       else if (changed) {
-        flow.r0 = this.ref(flow.v0, this.c.latencyStep);
+        flow.r0 = this.ref(lat, this.latencyStep);
         this.emit(flow, 'path', ts, out);
-      } else this.detect(flow, false, ts, out, this.c.latencyStep, 0);
+      } else if (this.moved(lat, flow.r0, this.latencyStep)) this.detect(flow, false, ts, out, this.latencyStep, 0);
     } else this.noFlow++;
 
     if (!hasSw) return;
-    const hasPort = (present & F_EGRESS_PORT) !== 0, hasUtil = (present & F_EGRESS_TX_UTIL) !== 0;
-    const hasQ = (present & F_QUEUE_ID) !== 0, hasOcc = (present & F_QUEUE_OCCUPANCY) !== 0, hasCong = (present & F_QUEUE_CONGESTION) !== 0;
+    const tail = (present & ((F_EGRESS_PORT | F_EGRESS_TX_UTIL))) === (F_EGRESS_PORT | F_EGRESS_TX_UTIL) ||
+      ((present & F_QUEUE_ID) !== 0 && (present & (F_QUEUE_OCCUPANCY | F_QUEUE_CONGESTION)) !== 0);
+    const timeout = this.timeout, hopStep = this.hopLatencyStep;
     for (let k = 0; k < n; k++) {
       const i = n - 1 - k;
-      const sw = h.switchId[i];
-      const inv = h.invalid[i];
-      let hop: HopEntry | undefined;
+      const sw = swIds[i];
+      const inv = invalid[i];
+      let hop: Entry | null = null;
       if (flow !== null) {
-        hop = flow.hopAt[k];
-        if (hop === undefined || hop.switchId !== sw || hop.dead) {
-          hop = flow.hops.get(sw);
-          if (hop !== undefined && this.stale(hop, ts, out)) hop = undefined;
-          let isNew = false;
-          if (hop === undefined) {
+        let cached = flow.hopAt[k];
+        if (cached !== undefined && cached.switchId === sw && !cached.dead && ts - cached.last > timeout) {
+          this.expire(cached, out);
+          cached = undefined; // the slot is empty now: take the new-entry path for this position
+        }
+        const v = hasLat && (inv & F_HOP_LATENCY) === 0 ? lats[i] : -1;
+        if (cached === undefined || cached.switchId !== sw || cached.dead) {
+          let e = flow.hops!.get(sw);
+          if (e !== undefined && this.stale(e, ts, out)) e = undefined;
+          if (e === undefined) {
             const fk = flow.key as FlowKey;
-            hop = new HopEntry({ kind: 'hop', src: fk.src, dst: fk.dst, proto: fk.proto, sport: fk.sport, dport: fk.dport, switch_id: sw }, flow, sw);
-            flow.hops.set(sw, hop);
-            this.live.add(hop);
-            isNew = true;
-          }
-          flow.hopAt[k] = hop;
-          if (isNew) {
-            hop.last = ts;
-            hop.v0 = hasLat && (inv & F_HOP_LATENCY) === 0 ? h.hopLatency[i] : -1;
-            this.detect(hop, true, ts, out, this.c.hopLatencyStep, 0);
-            hop = this.hopTail(hop, sw, i, inv, ts, out, hasPort, hasUtil, hasQ, hasOcc, hasCong, r);
+            e = new Entry(KIND_HOP, { kind: 'hop', src: fk.src, dst: fk.dst, proto: fk.proto, sport: fk.sport, dport: fk.dport, switch_id: sw });
+            e.flow = flow; e.switchId = sw;
+            flow.hops!.set(sw, e);
+            this.live.add(e);
+            flow.hopAt[k] = e;
+            e.last = ts; e.v0 = v;
+            this.detect(e, true, ts, out, hopStep, 0);
+            if (tail) this.hopTail(e, sw, i, inv, ts, out, r);
             continue;
           }
-        } else if (this.c.timeout > 0 && ts - hop.last > this.c.timeout) {
-          this.expire(hop, out);
-          k--; // the slot is empty now: take the new-entry path for this position
-          continue;
+          flow.hopAt[k] = e;
+          cached = e;
         }
+        hop = cached;
         hop.last = ts;
-        hop.v0 = hasLat && (inv & F_HOP_LATENCY) === 0 ? h.hopLatency[i] : -1;
-        this.detect(hop, false, ts, out, this.c.hopLatencyStep, 0);
+        hop.v0 = v;
+        if (v >= 0 && this.moved(v, hop.r0, hopStep)) this.detect(hop, false, ts, out, hopStep, 0);
       }
-      this.hopTail(hop, sw, i, inv, ts, out, hasPort, hasUtil, hasQ, hasOcc, hasCong, r);
+      if (tail) this.hopTail(hop, sw, i, inv, ts, out, r);
     }
   }
 
   /** Egress and queue keys of hop i (switch sw); the hop entry, when there is one, caches them. */
-  private hopTail(hop: HopEntry | undefined, sw: number, i: number, inv: number, ts: number, out: Out,
-    hasPort: boolean, hasUtil: boolean, hasQ: boolean, hasOcc: boolean, hasCong: boolean, r: IntReport): HopEntry | undefined {
-    const h = r.hops;
-    if (hasPort && hasUtil && (inv & (F_EGRESS_PORT | F_EGRESS_TX_UTIL)) === 0) {
+  private hopTail(hop: Entry | null, sw: number, i: number, inv: number, ts: number, out: Out, r: IntReport): void {
+    const h = r.hops, present = h.present, timeout = this.timeout;
+    if ((present & (F_EGRESS_PORT | F_EGRESS_TX_UTIL)) === (F_EGRESS_PORT | F_EGRESS_TX_UTIL) && (inv & (F_EGRESS_PORT | F_EGRESS_TX_UTIL)) === 0) {
       const port = h.egressPort[i];
-      let e = hop !== undefined && hop.egressPort === port ? hop.egress : undefined;
+      let e = hop !== null && hop.egressPort === port ? hop.egress : null;
       let isNew = false;
-      if (e === undefined || e.dead || (this.c.timeout > 0 && ts - e.last > this.c.timeout)) {
+      if (e === null || e.dead || ts - e.last > timeout) {
         const id = sw * 65536 + port;
-        e = this.egress.get(id);
-        if (e !== undefined && this.stale(e, ts, out)) e = undefined;
-        if (e === undefined) {
-          e = new Entry(KIND_EGRESS, { kind: 'egress', switch_id: sw, port });
-          this.egress.set(id, e); this.live.add(e); isNew = true;
+        let x = this.egress.get(id);
+        if (x !== undefined && this.stale(x, ts, out)) x = undefined;
+        if (x === undefined) {
+          x = new Entry(KIND_EGRESS, { kind: 'egress', switch_id: sw, port });
+          this.egress.set(id, x); this.live.add(x); isNew = true;
         }
-        if (hop !== undefined) { hop.egress = e; hop.egressPort = port; }
+        e = x;
+        if (hop !== null) { hop.egress = e; hop.egressPort = port; }
       }
-      e.last = ts; e.v0 = h.egressTxUtil[i];
-      this.detect(e, isNew, ts, out, this.c.txUtilStep, 0);
+      const v = h.egressTxUtil[i];
+      e.last = ts; e.v0 = v;
+      if (isNew || this.moved(v, e.r0, this.txUtilStep)) this.detect(e, isNew, ts, out, this.txUtilStep, 0);
     }
-    if (hasQ && (hasOcc || hasCong) && (inv & F_QUEUE_ID) === 0) {
+    if ((present & F_QUEUE_ID) !== 0 && (present & (F_QUEUE_OCCUPANCY | F_QUEUE_CONGESTION)) !== 0 && (inv & F_QUEUE_ID) === 0) {
       const q = h.queueId[i];
-      let e = hop !== undefined && hop.queueId === q ? hop.queue : undefined;
+      let e = hop !== null && hop.queueId === q ? hop.queue : null;
       let isNew = false;
-      if (e === undefined || e.dead || (this.c.timeout > 0 && ts - e.last > this.c.timeout)) {
+      if (e === null || e.dead || ts - e.last > timeout) {
         const id = sw * 256 + q;
-        e = this.queues.get(id);
-        if (e !== undefined && this.stale(e, ts, out)) e = undefined;
-        if (e === undefined) {
-          e = new Entry(KIND_QUEUE, { kind: 'queue', switch_id: sw, queue_id: q });
-          this.queues.set(id, e); this.live.add(e); isNew = true;
+        let x = this.queues.get(id);
+        if (x !== undefined && this.stale(x, ts, out)) x = undefined;
+        if (x === undefined) {
+          x = new Entry(KIND_QUEUE, { kind: 'queue', switch_id: sw, queue_id: q });
+          this.queues.set(id, x); this.live.add(x); isNew = true;
         }
-        if (hop !== undefined) { hop.queue = e; hop.queueId = q; }
+        e = x;
+        if (hop !== null) { hop.queue = e; hop.queueId = q; }
       }
       e.last = ts;
-      e.v0 = hasOcc && (inv & F_QUEUE_OCCUPANCY) === 0 ? h.queueOccupancy[i] : -1;
-      e.v1 = hasCong && (inv & F_QUEUE_CONGESTION) === 0 ? h.queueCongestion[i] : -1;
-      this.detect(e, isNew, ts, out, this.c.occupancyStep, this.c.congestionStep);
+      e.v0 = (present & F_QUEUE_OCCUPANCY) !== 0 && (inv & F_QUEUE_OCCUPANCY) === 0 ? h.queueOccupancy[i] : -1;
+      e.v1 = (present & F_QUEUE_CONGESTION) !== 0 && (inv & F_QUEUE_CONGESTION) === 0 ? h.queueCongestion[i] : -1;
+      this.detect(e, isNew, ts, out, this.occupancyStep, this.congestionStep);
     }
-    return hop;
   }
 
   /** End of input: keys whose timeout passed before the last report expire; live keys stay. */

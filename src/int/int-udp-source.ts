@@ -97,6 +97,11 @@ export class IntUdpSource implements PacketSource {
   /** Address bytes of the bound socket, for the rebuilt headers. */
   private local4 = new Uint8Array(4);
   private local6 = new Uint8Array(16);
+  /** The last sender's address bytes (reporters are few: parsed once, not per datagram). */
+  private peer4 = new Uint8Array(4);
+  private peer6 = new Uint8Array(16);
+  private lastAddr4 = '';
+  private lastAddr6 = '';
 
   constructor(spec: string, o: IntUdpOptions) {
     this.name = spec;
@@ -163,14 +168,17 @@ export class IntUdpSource implements PacketSource {
       buf[at] = 0x45; buf[at + 1] = 0; buf[at + 2] = need >> 8; buf[at + 3] = need & 0xff;
       buf[at + 4] = 0; buf[at + 5] = 0; buf[at + 6] = 0x40; buf[at + 7] = 0; buf[at + 8] = 64; buf[at + 9] = 17;
       buf[at + 10] = 0; buf[at + 11] = 0;
-      addrBytes(fromV6 ? addr.slice(7) : addr, false, buf, at + 12);
+      if (addr !== this.lastAddr4) { addrBytes(fromV6 ? addr.slice(7) : addr, false, this.peer4, 0); this.lastAddr4 = addr; }
+      const pa = this.peer4;
+      buf[at + 12] = pa[0]; buf[at + 13] = pa[1]; buf[at + 14] = pa[2]; buf[at + 15] = pa[3];
       buf.set(this.local4, at + 16);
       u = at + 20;
     } else {
       const plen = need - 40;
       buf[at] = 0x60; buf[at + 1] = 0; buf[at + 2] = 0; buf[at + 3] = 0; buf[at + 4] = plen >> 8; buf[at + 5] = plen & 0xff;
       buf[at + 6] = 17; buf[at + 7] = 64;
-      addrBytes(addr, true, buf, at + 8);
+      if (addr !== this.lastAddr6) { addrBytes(addr, true, this.peer6, 0); this.lastAddr6 = addr; }
+      buf.set(this.peer6, at + 8);
       buf.set(this.local6, at + 24);
       u = at + 40;
     }

@@ -338,3 +338,122 @@ export function decodeChecksumComplement(b: Uint8Array, hopEnd: number, h: IntHo
   h.checksumComplement[i] = w;
   if (w === ONES) h.invalid[i] |= F_CHECKSUM_COMPLEMENT;
 }
+
+/**
+ * HOT PATH: the same result as decodeMetadataEntryDv for hops 0..count-1 of a stack whose
+ * entries start every `stride` bytes at dv offset p (kinds MD_V0_5 / MD_V1_0 / MD_V2), decoded
+ * field by field: each field's offset in the entry, its bitmap test and its array are taken once
+ * per stack rather than once per hop. Sets h.invalid[0..count).
+ */
+export function decodeStackColumns(dv: DataView, p: number, count: number, stride: number, bitmap: number, kind: number, h: IntHops): void {
+  const invalid = h.invalid;
+  for (let i = 0; i < count; i++) invalid[i] = 0;
+  let o = p;
+  if (bitmap & 0x8000) {
+    const a = h.switchId;
+    for (let i = 0, q = o; i < count; i++, q += stride) {
+      const w = dv.getUint32(q);
+      a[i] = w;
+      if (w === ONES) invalid[i] |= F_SWITCH_ID;
+    }
+    o += 4;
+  }
+  if (bitmap & 0x4000) {
+    const a = h.ingressPort, e = h.egressPort;
+    for (let i = 0, q = o; i < count; i++, q += stride) {
+      const w = dv.getUint32(q);
+      a[i] = w >>> 16;
+      e[i] = w & 0xffff;
+      if (w === ONES) invalid[i] |= F_INGRESS_PORT | F_EGRESS_PORT;
+    }
+    o += 4;
+  }
+  if (bitmap & 0x2000) {
+    const a = h.hopLatency;
+    for (let i = 0, q = o; i < count; i++, q += stride) {
+      const w = dv.getUint32(q);
+      a[i] = w;
+      if (w === ONES) invalid[i] |= F_HOP_LATENCY;
+    }
+    o += 4;
+  }
+  if (bitmap & 0x1000) {
+    const a = h.queueId, c = h.queueOccupancy;
+    for (let i = 0, q = o; i < count; i++, q += stride) {
+      const w = dv.getUint32(q);
+      a[i] = w >>> 24;
+      c[i] = w & 0xffffff;
+      if (w === ONES) invalid[i] |= F_QUEUE_ID | F_QUEUE_OCCUPANCY;
+    }
+    o += 4;
+  }
+  const wide = kind >= MD_V2;
+  if (bitmap & 0x0800) {
+    o = tsColumn(dv, o, count, stride, wide, h.ingressTs, h.ingressTsHi, h.ingressTsLo, invalid, F_INGRESS_TS);
+  }
+  if (bitmap & 0x0400) {
+    o = tsColumn(dv, o, count, stride, wide, h.egressTs, h.egressTsHi, h.egressTsLo, invalid, F_EGRESS_TS);
+  }
+  if (bitmap & 0x0200) {
+    if (kind === MD_V0_5) {
+      const setQ = (bitmap & 0x1000) === 0, a = h.queueId, c = h.queueCongestion;
+      for (let i = 0, q = o; i < count; i++, q += stride) {
+        const w = dv.getUint32(q);
+        if (setQ) a[i] = w >>> 24;
+        c[i] = w & 0xffffff;
+        if (w === ONES) invalid[i] |= F_QUEUE_CONGESTION;
+      }
+      o += 4;
+    } else {
+      const a = h.l2IngressPort, e = h.l2EgressPort;
+      for (let i = 0, q = o; i < count; i++, q += stride) {
+        let w = dv.getUint32(q);
+        a[i] = w;
+        if (w === ONES) invalid[i] |= F_L2_INGRESS_PORT;
+        w = dv.getUint32(q + 4);
+        e[i] = w;
+        if (w === ONES) invalid[i] |= F_L2_EGRESS_PORT;
+      }
+      o += 8;
+    }
+  }
+  if (bitmap & 0x0100) {
+    const a = h.egressTxUtil;
+    for (let i = 0, q = o; i < count; i++, q += stride) {
+      const w = dv.getUint32(q);
+      a[i] = w;
+      if (w === ONES) invalid[i] |= F_EGRESS_TX_UTIL;
+    }
+    o += 4;
+  }
+  if ((bitmap & 0x0080) && wide) {
+    const a = h.bufferId, c = h.bufferOccupancy;
+    for (let i = 0, q = o; i < count; i++, q += stride) {
+      const w = dv.getUint32(q);
+      a[i] = w >>> 24;
+      c[i] = w & 0xffffff;
+      if (w === ONES) invalid[i] |= F_BUFFER_ID | F_BUFFER_OCCUPANCY;
+    }
+  }
+}
+
+function tsColumn(dv: DataView, o: number, count: number, stride: number, wide: boolean, f: Float64Array, hiA: Uint32Array, loA: Uint32Array, invalid: Uint32Array, bit: number): number {
+  if (wide) {
+    for (let i = 0, q = o; i < count; i++, q += stride) {
+      const hi = dv.getUint32(q), w = dv.getUint32(q + 4);
+      hiA[i] = hi;
+      loA[i] = w;
+      f[i] = hi * TWO32 + w;
+      if (hi === ONES && w === ONES) invalid[i] |= bit;
+    }
+    return o + 8;
+  }
+  for (let i = 0, q = o; i < count; i++, q += stride) {
+    const w = dv.getUint32(q);
+    hiA[i] = 0;
+    loA[i] = w;
+    f[i] = w;
+    if (w === ONES) invalid[i] |= bit;
+  }
+  return o + 4;
+}

@@ -29,7 +29,7 @@ import {
 } from './int-report.ts';
 import type { IntHops, IntReport } from './int-report.ts';
 import {
-  decodeChecksumComplement, decodeMetadataEntryDv, MD_V0_5, MD_V1_0, MD_V2, metadataLength,
+  decodeChecksumComplement, decodeStackColumns, MD_V0_5, MD_V1_0, MD_V2, metadataLength,
   popcount16, presentFields, reservedBits,
 } from './int-hops.ts';
 import {
@@ -50,13 +50,13 @@ function decodeStack(
   kind: number, h: IntHops, out: IntReport,
 ): void {
   const csum = kind !== MD_V0_5 && (bitmap & 0x0001) !== 0;
-  const dv = viewOf(out, b);
-  const base = b.byteOffset;
-  for (let i = 0; i < count; i++) {
-    decodeMetadataEntryDv(dv, b, base + p, bitmap, kind, h, i);
-    const size = i === count - 1 ? stride + extra : stride;
-    if (csum) decodeChecksumComplement(b, p + size, h, i);
-    p += size;
+  if (count > 0) decodeStackColumns(viewOf(out, b), b.byteOffset + p, count, stride, bitmap, kind, h);
+  if (csum) {
+    for (let i = 0; i < count; i++) {
+      const size = i === count - 1 ? stride + extra : stride;
+      decodeChecksumComplement(b, p + size, h, i);
+      p += size;
+    }
   }
   h.count = count;
   h.present = count > 0 ? presentFields(bitmap, kind) : 0;
