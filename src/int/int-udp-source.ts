@@ -94,6 +94,11 @@ export class IntUdpSource implements PacketSource {
   private lastArrival = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly onSignal = () => this.finish();
+  private wakeSoon = false;
+  private readonly wake = () => {
+    this.wakeSoon = false;
+    if (this.waiter) { const w = this.waiter; this.waiter = null; w(); }
+  };
   /** Address bytes of the bound socket, for the rebuilt headers. */
   private local4 = new Uint8Array(4);
   private local6 = new Uint8Array(16);
@@ -190,7 +195,9 @@ export class IntUdpSource implements PacketSource {
     b.dataOff[i] = at; b.capLen[i] = need; b.wireLen[i] = need; b.ts[i] = now / 1000;
     b.linkType[i] = v6 ? LINKTYPE_IPV6 : LINKTYPE_IPV4; b.iface[i] = 0; b.fileOffset[i] = this.received - 1;
     this.curBytes = at + need;
-    if (this.waiter) { const w = this.waiter; this.waiter = null; w(); }
+    // Wake the pipeline once the datagrams libuv reads in this poll phase are all in (check
+    // phase), not after each one: it then takes them as one batch.
+    if (this.waiter !== null && !this.wakeSoon) { this.wakeSoon = true; setImmediate(this.wake); }
     this.checkMax();
   }
 
