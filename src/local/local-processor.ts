@@ -186,11 +186,18 @@ export class LocalProcessor {
     const r = p.intReport!;
     if (b.clock > maxTs) { maxTs = b.clock; env.sourceWm = maxTs - lateness; }
     let passed = 0;
+    // per-window counters as in run(): the map only at window changes and at the batch's end
+    const W = this.windowSize;
+    let wStart = W > 0 ? Infinity : -Infinity, wEnd = W > 0 ? -Infinity : Infinity, wFirst = 0, wPassed = 0;
     for (let i = 0; i < n; i++) {
       const t = ts[i];
       decodePacket(p, buf, dataOff[i], capLen[i], wireLen[i], t, linkType[i]);
       if (p.status !== OK) malformed.bump(p.reason);
       if (t > maxTs) { maxTs = t; env.sourceWm = t - lateness; }
+      if (t >= wEnd || t < wStart) {
+        if (wStart !== Infinity) this.countWindow(wStart, i - wFirst, passed - wPassed, 0);
+        wStart = Math.floor(t / W) * W; wEnd = wStart + W; wFirst = i; wPassed = passed;
+      }
       if (pred === null || pred(p)) { passed++; head.push(p, t, null); }
       if (p.intStatus < 0) continue;
       // further coalesced reports; each next offset lies past the previous one (a finite loop)
@@ -202,6 +209,7 @@ export class LocalProcessor {
         at = next > at ? next : -1;
       }
     }
+    if (W > 0 && wStart !== Infinity) this.countWindow(wStart, n - wFirst, passed - wPassed, 0);
     this.read += n;
     this.passed += passed;
     return maxTs;

@@ -16,6 +16,11 @@ import intCollector from '../../src/apps/int-collector.ts';
 import { Packet } from '../../src/decode/packet.ts';
 import { decodePacket, decodePacketIntReport } from '../../src/decode/decoder.ts';
 import { configurePacketInt } from '../../src/decode/int-view.ts';
+import { LocalProcessor } from '../../src/local/local-processor.ts';
+import { splitPlan } from '../../src/query/pipeline.ts';
+import { buildPlan } from '../../src/query/task.ts';
+import { SkipCounters } from '../../src/sources/skip-counters.ts';
+import { openSourceSpec } from '../../src/sources/source-spec.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'intstream-int-coalesced-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -151,6 +156,27 @@ describe('TR v2.0 packets with several reports', () => {
     const canon = (xs: { key: any; value: any }[]) => xs.map((x) => JSON.stringify([x.key, Object.entries(x.value).sort()])).sort();
     assert.deepEqual(canon(got), canon(want));
     assert.ok(want.filter((w) => w.value.event === 'path').length > 0);
+  });
+
+  it('per-window counters of the local stage: packets read, reports after the filter', async () => {
+    const ps = packets();
+    const file = capture(ps, 'coalesced-windows.pcap');
+    const split = splitPlan(buildPlan(perReport as any, {} as any, { window: 1 }));
+    const src = await openSourceSpec(`pcap:${file}`);
+    await src.open();
+    const lp = new LocalProcessor(0, src, split, { skipped: new SkipCounters(), lateness: 0, sendProbe: null as any }, async () => {}, { intPort: 32766 });
+    lp.windowSize = 1;
+    await lp.run();
+    await src.close();
+    const got = new Map(lp.takeWindows().map(([w, read, passed]) => [w, [read, passed]]));
+    const want = new Map<number, number[]>();
+    for (const p of ps) {
+      const w = Math.floor(p.t);
+      const c = want.get(w) ?? [0, 0];
+      c[0]++; c[1] += p.reports.length;
+      want.set(w, c);
+    }
+    assert.deepEqual(got, want);
   });
 
   it('a clone of a further report is that report', () => {
