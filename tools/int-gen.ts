@@ -20,6 +20,7 @@ import { createSocket } from 'node:dgram';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { exitCodeFor, IntstreamError } from '../src/errors.ts';
+import { mulberry32 as rng } from './prng.ts';
 
 export type TrVersion = '0.5' | '1.0' | '2.0';
 export type IntVer = '0.5' | '1.0' | '2.0';
@@ -487,17 +488,8 @@ export function pcapFile(frames: Uint8Array[], startUs = 1_700_000_000_000_000, 
 // ---------------------------------------------------------------------------------------------
 // deterministic paths and metric series
 
-/** mulberry32 PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32), under the name the INT code has used. */
+export { rng };
 
 export interface SeriesOptions {
   version: TrVersion;
