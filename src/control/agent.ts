@@ -36,6 +36,8 @@ export interface AgentTaskCounters {
   filtered: number;
   emitted: number;
   malformed: number;
+  /** Items not processed (late, corrupt records, full queues, ...) plus the kernel's capture drops. */
+  skipped: number;
   state: 'starting' | 'running' | 'finished' | 'failed' | 'stopped';
   error?: string;
   kafka_retries: number;
@@ -43,7 +45,7 @@ export interface AgentTaskCounters {
 
 class LocalTask {
   readonly spec: TaskSpec;
-  counters: AgentTaskCounters = { items_read: 0, filtered: 0, emitted: 0, malformed: 0, state: 'starting', kafka_retries: 0 };
+  counters: AgentTaskCounters = { items_read: 0, filtered: 0, emitted: 0, malformed: 0, skipped: 0, state: 'starting', kafka_retries: 0 };
   private lp: LocalProcessor | null = null;
   private source: PacketSource | null = null;
   private sender: KafkaStageSender | null = null;
@@ -97,6 +99,7 @@ class LocalTask {
     this.counters.filtered = s.items_read - s.after_filter;
     this.counters.emitted = s.local_out;
     this.counters.malformed = Object.values(s.malformed).reduce((a, b) => a + b, 0);
+    this.counters.skipped = Object.values(s.skipped).reduce((a, b) => a + b, 0) + (s.kernel?.dropped ?? 0);
     this.counters.kafka_retries = this.sender?.retries ?? 0;
   }
 

@@ -294,7 +294,7 @@ export class RuntimeServer {
     const health = new Map(this.agentList().map((a) => [a.name, a]));
     const perAgent = t.agents.map((name, i) => ({ name, source_index: i, up: health.get(name)?.up ?? false, ...(counters[name] ?? { state: 'pending' }) }));
     const sum = (k: string) => perAgent.reduce((a, x: any) => a + (x[k] ?? 0), 0);
-    const local = { items_read: sum('items_read'), filtered: sum('filtered'), emitted: sum('emitted'), malformed: sum('malformed') };
+    const local = { items_read: sum('items_read'), filtered: sum('filtered'), emitted: sum('emitted'), malformed: sum('malformed'), skipped: sum('skipped') };
     const global = { received: 0, out: 0, late: 0, grace_expiries: 0, duplicates: 0, workers: [] as { name: string; up: boolean; partitions: number[] }[] };
     for (const w of this.store.workers()) {
       const c = w.info?.tasks?.[id];

@@ -4,6 +4,7 @@
  * process. Expected values come from `runTask` over the whole capture in one process.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { loadTask } from '../../src/cli/load-task.ts';
 import { runTask, type TaskResult } from '../../src/run-task.ts';
@@ -52,6 +53,29 @@ describe('distributed: runtime, 3 agents, 2 GSP workers', { skip: avail.ok ? fal
     const spec = await cluster.api('GET', '/openapi.json');
     assert.equal(spec.status, 200);
     assert.ok(spec.data.paths['/api/v1/tasks'], 'OpenAPI lists /api/v1/tasks');
+  });
+
+  test('agents report malformed and skipped (dropped) counts of bad input', async () => {
+    // edge/truncated-header.pcap (Ethernet/IPv4 without options/TCP, snaplen 68): a packet is
+    // malformed when the capture cuts its TCP header, i.e. cap_len < 14 + 20 + tcp.hdr_len by
+    // tshark; malformed/test901.pcapng: 1 packet, then a section of pcapng version 2 that stops
+    // the file (one counted corrupt_block).
+    const caps = new URL('../../../shared/captures/', import.meta.url).pathname;
+    const rows = execFileSync('tshark', ['-r', `${caps}edge/truncated-header.pcap`, '-T', 'fields', '-e', 'frame.cap_len', '-e', 'tcp.hdr_len'], { encoding: 'utf8' })
+      .trim().split('\n').map((l) => l.split('\t').map(Number));
+    const cut = rows.filter(([cap, hl]) => cap < 14 + 20 + hl).length;
+    cluster.agent('m0', `pcap:${caps}edge/truncated-header.pcap`);
+    cluster.agent('m1', `pcap:${caps}malformed/test901.pcapng`);
+    await waitFor(async () => (await cluster.api('GET', '/agents')).data.agents.filter((a: any) => a.up && a.name.startsWith('m')).length === 2, 20_000, 'agents up');
+    const sub = await cluster.api('POST', '/tasks', { app: 'tcp-new-conn', params: PARAMS, window: 1, agents: { names: ['m0', 'm1'] } });
+    const id = sub.data.id;
+    await waitFor(async () => (await cluster.api('GET', `/tasks/${id}`)).data.status === 'finished', 60_000, 'finished');
+    const d = (await cluster.api('GET', `/tasks/${id}`)).data;
+    const m0 = d.agents_detail.find((a: any) => a.name === 'm0'), m1 = d.agents_detail.find((a: any) => a.name === 'm1');
+    assert.deepEqual([m0.items_read, m0.malformed, m0.skipped], [rows.length, cut, 0]);
+    assert.ok(cut > 0);
+    assert.deepEqual([m1.items_read, m1.skipped], [1, 1]);
+    assert.equal(d.stages.local.skipped, 1);
   });
 
   for (const app of ['tcp-new-conn', 'super-spreader', 'heavy-hitter']) {
