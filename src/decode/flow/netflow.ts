@@ -480,17 +480,8 @@ export class NetflowDecoder implements FlowDecoder {
       if (n * 4 > end - p - 4) return R_MALFORMED;
       p += 4;
       const t = this.compile(id, false, n, this.hdrSecs);
-      let total = 0;
-      for (let i = 0; i < n; i++, p += 4) {
-        const ie = u16(b, p);
-        const l = u16(b, p + 2);
-        t.kinds[i] = kindOf(ie, l);
-        t.lens[i] = l;
-        total += l;
-      }
-      if (total === 0) return R_MALFORMED;
-      t.fixedLen = total;
-      t.minLen = total;
+      p = this.v9Fields(b, p, t, n, 0);
+      if (t.fixedLen === 0) return R_MALFORMED;
       this.define(s, t);
     }
     return R_OK;
@@ -509,21 +500,29 @@ export class NetflowDecoder implements FlowDecoder {
       if (n === 0) return R_MALFORMED;
       p += 6;
       const t = this.compile(id, true, n, this.hdrSecs);
-      let total = 0;
-      for (let i = 0; i < n; i++, p += 4) {
-        const ie = u16(b, p);
-        const l = u16(b, p + 2);
-        // v9 scope field types (system, interface, ...) are not IEs: never decode them
-        t.kinds[i] = i < nScope ? K_SKIP : kindOf(ie, l);
-        t.lens[i] = l;
-        total += l;
-      }
-      if (total === 0) return R_MALFORMED;
-      t.fixedLen = total;
-      t.minLen = total;
+      p = this.v9Fields(b, p, t, n, nScope);
+      if (t.fixedLen === 0) return R_MALFORMED;
       this.define(s, t);
     }
     return R_OK;
+  }
+
+  /**
+   * Reads the n (type, length) pairs of a v9 (options) template into `t`; the first nScope are
+   * scope fields (system, interface, ...), which are not IEs and are never decoded. Sets the
+   * template's fixed length (0 means a malformed template). Returns the offset after them.
+   */
+  private v9Fields(b: Uint8Array, p: number, t: Template, n: number, nScope: number): number {
+    let total = 0;
+    for (let i = 0; i < n; i++, p += 4) {
+      const l = u16(b, p + 2);
+      t.kinds[i] = i < nScope ? K_SKIP : kindOf(u16(b, p), l);
+      t.lens[i] = l;
+      total += l;
+    }
+    t.fixedLen = total;
+    t.minLen = total;
+    return p;
   }
 
   private compile(id: number, options: boolean, n: number, now: number): Template {
