@@ -40,7 +40,7 @@ export class Cluster {
     const log: string[] = [];
     child.stdout!.on('data', (d) => log.push(String(d)));
     child.stderr!.on('data', (d) => { log.push(String(d)); if (process.env.CLUSTER_DEBUG) process.stderr.write(`[${name}] ${d}`); });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
     const p = { child, name, log, exited };
     this.procs.push(p);
     return p;

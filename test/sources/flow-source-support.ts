@@ -63,7 +63,7 @@ export async function softflowdTo(capture: string, port: number, version: 5 | 9 
     child.stdout.on('data', (d: Buffer) => (log += d.toString()));
     child.stderr.on('data', (d: Buffer) => (log += d.toString()));
     let exited = false;
-    const done = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+    const done = new Promise<void>((resolve) => child.once('close', () => ((exited = true), resolve())));
     for (let i = 0; i < 400 && !exited; i++) {
       if (existsSync(ctl)) await runQuietly('/usr/sbin/softflowctl', ['-c', ctl, 'statistics']);
       await Promise.race([done, sleep(25)]);
@@ -96,7 +96,7 @@ export async function pmacctdTo(capture: string, port: number, sent: () => numbe
     child.stdout.on('data', (d: Buffer) => (log += d.toString()));
     child.stderr.on('data', (d: Buffer) => (log += d.toString()));
     let exited = false;
-    const done = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+    const done = new Promise<void>((resolve) => child.once('close', () => ((exited = true), resolve())));
     const t0 = Date.now();
     let n = 0, lastChange = Date.now();
     while (!exited && Date.now() - t0 < 120_000) {

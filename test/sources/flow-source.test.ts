@@ -222,7 +222,7 @@ export default defineTask({
     let out = '', err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    const exited = new Promise<number | null>((res) => child.once('close', (code) => res(code)));
     try {
       await waitListening(port);
       await softflowdTo(path, port, 9);

@@ -92,7 +92,7 @@ export async function runSoftflowd(capture: string, version: 5 | 9 | 10, extra: 
     child.stdout.on('data', (d: Buffer) => (log += d.toString()));
     child.stderr.on('data', (d: Buffer) => (log += d.toString()));
     let exited = false;
-    const done = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+    const done = new Promise<void>((resolve) => child.once('close', () => ((exited = true), resolve())));
     for (let i = 0; i < 400 && !exited; i++) {
       // asynchronously, so that datagrams keep being read from the socket meanwhile
       if (existsSync(ctl)) await runQuietly(ctlBin, ['-c', ctl, 'statistics']);
@@ -151,7 +151,7 @@ export async function runPmacctSfprobe(
     let exited = false;
     let exitCode: number | null = null;
     const done = new Promise<void>((resolve) =>
-      child.once('exit', (c) => {
+      child.once('close', (c) => {
         exited = true;
         exitCode = c;
         resolve();
