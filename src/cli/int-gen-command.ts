@@ -6,8 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { Command, Option } from 'commander';
 import { IntstreamError } from '../errors.ts';
-import { encodeReport, encodeReportFrame, pcapFile, reportSeries, type TrVersion } from '../../tools/int-gen.ts';
-import { flowPerPathSeries } from '../int/gen-series.ts';
+import type { TrVersion } from '../../tools/int-gen.ts';
 
 function num(name: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(v);
@@ -35,6 +34,8 @@ Examples:
   $ intstream int-gen --report-version 1.0 --hops 4 --reports 5000 --udp 127.0.0.1:32766 --rate 1000
   $ intstream run int-collector -s pcap:reports.pcap -p int_port=32766 --format jsonl`)
     .action(async (o: Record<string, any>) => {
+      const { encodeReport, encodeReportFrame, pcapFile, reportSeries } = await import('../../tools/int-gen.ts');
+      const { flowPerPathSeries } = await import('../int/gen-series.ts');
       const version = o.reportVersion as TrVersion;
       const hops = num('hops', o.hops, 0, 255);
       const reports = num('reports', o.reports, 0);

@@ -9,7 +9,7 @@ import { Packet } from '../decode/packet.ts';
 import { configurePacketInt, type IntDecodeOptions } from '../decode/int-view.ts';
 import { OK } from '../decode/status.ts';
 import { buildStage, pollStage, settleStage, type SplitPlan, type Stage } from '../query/pipeline.ts';
-import { interpretFilter, type PacketPredicate } from '../query/filter-expr.ts';
+import { compileRawReject, interpretFilter, type PacketPredicate } from '../query/filter-expr.ts';
 import type { PacketBatch } from '../sources/packet-batch.ts';
 import type { StageEnv } from '../query/operator.ts';
 import { SkipCounters } from '../sources/skip-counters.ts';
@@ -50,6 +50,11 @@ export class LocalProcessor {
    * loop touches the map only when the window changes and once per batch (no per-packet lookup).
    */
   windowSize = 0;
+  /**
+   * Where the raw pre-filter (compileRawReject) runs: in a capture file source while it parses
+   * ('source', where the source can), in the packet loop before decoding ('loop'), or nowhere.
+   */
+  prefilter: 'source' | 'loop' | 'off' = 'source';
   readonly windows = new Map<number, number[]>();
   private readonly dirtyWindows = new Set<number>();
 
@@ -75,6 +80,14 @@ export class LocalProcessor {
     // Record sources (flow export): the pushed-down filter reads through the field getters.
     const pd = this.split.pushdown;
     const pred = pd ? (this.env.records ? interpretFilter(pd.ast, true) : pd.predicate) : null;
+    // Packets the pushed-down filter surely rejects, told from their raw bytes before decoding
+    // (Ethernet records only; not when INT decoding changes what a packet is).
+    let raw = pd && this.prefilter !== 'off' && !this.env.records && !intReports && p.intMdPort === 0 && p.intMdDscpMask === 0 ? compileRawReject(pd.ast) : null;
+    // A capture file applies it itself while parsing: those records never reach this loop.
+    if (raw !== null && this.prefilter === 'source' && this.source.setPrefilter) {
+      this.source.setPrefilter(raw, this.windowSize);
+      raw = null;
+    }
     const head = this.stage.head;
     const malformed = this.malformed;
     const env = this.env, lateness = env.lateness;
@@ -104,21 +117,29 @@ export class LocalProcessor {
       // its first packet's index and the passed count at that packet.
       const W = this.windowSize;
       let wStart = W > 0 ? Infinity : -Infinity, wEnd = W > 0 ? -Infinity : Infinity, wFirst = 0, wPassed = 0;
+      // Records the source left out (its raw pre-filter): read, not passed; their times still
+      // move the source's clock, in order. Such a batch lies in one window.
+      const leftOut = b.leftOut, leftOutTs = leftOut > 0 ? b.leftOutTs : null;
+      if (leftOut > 0 && W > 0) this.countWindow(b.leftOutWindow, leftOut, 0, 0);
       for (let i = 0; i < n; i++) {
         const t = ts[i];
-        decodePacket(p, buf, dataOff[i], capLen[i], wireLen[i], t, linkType[i]);
-        if (p.status !== OK) malformed.bump(p.reason);
+        if (leftOutTs !== null && leftOutTs[i] > maxTs) { maxTs = leftOutTs[i]; env.sourceWm = maxTs - lateness; }
         if (t > maxTs) { maxTs = t; env.sourceWm = t - lateness; }
         if (t >= wEnd || t < wStart) {
           if (wStart !== Infinity) this.countWindow(wStart, i - wFirst, passed - wPassed, 0);
           wStart = Math.floor(t / W) * W; wEnd = wStart + W; wFirst = i; wPassed = passed;
         }
+        const lt = linkType[i];
+        if (raw !== null && lt === 1 && raw(buf, dataOff[i], capLen[i], wireLen[i], t)) continue;
+        decodePacket(p, buf, dataOff[i], capLen[i], wireLen[i], t, lt);
+        if (p.status !== OK) malformed.bump(p.reason);
         if (pred !== null && !pred(p)) continue;
         passed++;
         head.push(p, t, null);
       }
       if (W > 0 && wStart !== Infinity) this.countWindow(wStart, n - wFirst, passed - wPassed, 0);
-      this.read += n;
+      if (b.leftOutTailTs > maxTs) { maxTs = b.leftOutTailTs; env.sourceWm = maxTs - lateness; }
+      this.read += n + leftOut;
       this.passed += passed;
       head.advance(maxTs - lateness);
       pollStage(this.stage);
@@ -144,8 +165,12 @@ export class LocalProcessor {
     // per-window counters as in run(): the map only at window changes and at the batch's end
     const W = this.windowSize;
     let wStart = W > 0 ? Infinity : -Infinity, wEnd = W > 0 ? -Infinity : Infinity, wFirst = 0, wPassed = 0;
+    // records left out by a capture file's pre-filter, as in run()
+    const leftOut = b.leftOut, leftOutTs = leftOut > 0 ? b.leftOutTs : null;
+    if (leftOut > 0 && W > 0) this.countWindow(b.leftOutWindow, leftOut, 0, 0);
     for (let i = 0; i < n; i++) {
       const t = ts[i];
+      if (leftOutTs !== null && leftOutTs[i] > maxTs) maxTs = leftOutTs[i];
       if (t > maxTs) maxTs = t;
       env.sourceWm = maxTs - env.lateness;
       if (t >= wEnd || t < wStart) {
@@ -168,7 +193,8 @@ export class LocalProcessor {
       head.push(p, t, null);
     }
     if (W > 0 && wStart !== Infinity) this.countWindow(wStart, n - wFirst, passed - wPassed, 0);
-    this.read += n;
+    if (b.leftOutTailTs > maxTs) { maxTs = b.leftOutTailTs; env.sourceWm = maxTs - env.lateness; }
+    this.read += n + leftOut;
     this.passed += passed;
     return maxTs;
   }

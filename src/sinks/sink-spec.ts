@@ -5,8 +5,6 @@
  *   kafka://HOST:PORT/TOPIC                  JSON records (kafka-sink.ts)
  */
 import { IntstreamError } from '../errors.ts';
-import { InfluxDbSink } from './influxdb-sink.ts';
-import { PrometheusSink } from './prometheus-sink.ts';
 import type { Sink } from './sink.ts';
 
 export async function openSinkSpec(spec: string): Promise<Sink> {
@@ -20,9 +18,11 @@ export async function openSinkSpec(spec: string): Promise<Sink> {
     case 'influxdb:': {
       if (!path) throw new IntstreamError('USAGE', `--sink ${spec}: needs a database: influxdb://HOST:PORT/DB`);
       const batch = Number(u.searchParams.get('batch') ?? 5000);
+      const { InfluxDbSink } = await import('./influxdb-sink.ts');
       return new InfluxDbSink({ url: `http://${u.host}`, db: path, batch });
     }
     case 'prometheus:': {
+      const { PrometheusSink } = await import('./prometheus-sink.ts');
       const s = new PrometheusSink(host, port, Number(u.searchParams.get('linger') ?? 0));
       await s.listen();
       return s;

@@ -17,6 +17,7 @@
  *   Every other block type is skipped by its length.
  */
 import { IntstreamError } from '../errors.ts';
+import type { RawReject } from '../query/filter-expr.ts';
 import type { ByteInput } from './byte-input.ts';
 import { joinTimestamp, PacketBatch } from './packet-batch.ts';
 import { SkipCounters } from './skip-counters.ts';
@@ -63,6 +64,9 @@ export class CaptureFileSource implements PacketSource {
   /** Interfaces seen in earlier sections, so iface numbers stay unique within the file. */
   private ifaceBase = 0;
   private readonly batch: PacketBatch;
+  /** The raw pre-filter (setPrefilter) and the per-window counters' window size (0: off). */
+  private reject: RawReject | null = null;
+  private windowSize = 0;
 
   constructor(name: string, path: string, input: ByteInput, batchSize = 2048) {
     this.name = name;
@@ -105,13 +109,21 @@ export class CaptureFileSource implements PacketSource {
     this.pos = 24;
   }
 
+  setPrefilter(reject: RawReject, windowSize: number): void {
+    this.reject = reject;
+    this.windowSize = windowSize;
+  }
+
   async nextBatch(): Promise<PacketBatch | null> {
     const b = this.batch;
     b.count = 0;
+    b.leftOut = 0;
+    b.leftOutTailTs = -Infinity;
+    this.batchWindow = NaN;
     for (;;) {
       if (this.stopped) return null;
       if (this.format === 'pcap') this.parsePcap(); else this.parsePcapng();
-      if (b.count > 0) { b.buf = this.buf; return b; }
+      if (b.count > 0 || b.leftOut > 0) { b.buf = this.buf; return b; }
       if (this.stopped) return null;
       // Not one whole record left in the buffer: get more bytes.
       if (this.eof) {
@@ -127,6 +139,30 @@ export class CaptureFileSource implements PacketSource {
 
   async close(): Promise<void> {
     await this.input.close();
+  }
+
+  /** With per-window counters and a pre-filter: the window of this batch's records (NaN: none yet). */
+  private batchWindow = NaN;
+
+  /**
+   * Whether record data [at, at+capLen) at time t is left out by the pre-filter (and counted in
+   * the batch), or, returning -1, ends the batch because it belongs to another window. Only
+   * called with a pre-filter set. Otherwise notes the left-out times before record `n`.
+   */
+  private leaveOut(at: number, capLen: number, wireLen: number, t: number, n: number): number {
+    const b = this.batch, W = this.windowSize;
+    if (W > 0) {
+      const w = Math.floor(t / W) * W;
+      if (w !== this.batchWindow) {
+        if (this.batchWindow === this.batchWindow) return -1; // a window change: next batch
+        this.batchWindow = w;
+        b.leftOutWindow = w;
+      }
+    }
+    if (!this.reject!(this.buf, at, capLen, wireLen, t)) return 0;
+    b.leftOut++;
+    if (t > b.leftOutTailTs) b.leftOutTailTs = t;
+    return 1;
   }
 
   /** Bytes the parser needs at `pos` to make progress (a whole header or record). */
@@ -171,6 +207,9 @@ export class CaptureFileSource implements PacketSource {
     const maxLen = this.snapLen > MAX_RECORD ? this.snapLen : MAX_RECORD;
     const linkType = this.linkType, base = this.base, inv = 1 / fracDiv;
     const dataOff = b.dataOff, capLens = b.capLen, wireLen = b.wireLen, ts = b.ts, linkTypes = b.linkType, iface = b.iface, fileOffset = b.fileOffset;
+    // the pre-filter inline (leaveOut() when per-window counters need the window check)
+    const reject = linkType === 1 ? this.reject : null, byWindow = this.windowSize > 0, leftOutTs = b.leftOutTs, buf = this.buf;
+    let leftOut = b.leftOut, tail = b.leftOutTailTs;
     let pos = this.pos, n = b.count;
     while (n < cap) {
       if (end - pos < 16) { this.needed = 16; break; }
@@ -178,7 +217,7 @@ export class CaptureFileSource implements PacketSource {
       if (capLen > maxLen) {
         this.pos = pos;
         this.stop('corrupt_record_header', `offset ${this.base + pos}: record caplen ${capLen} exceeds the largest possible (${maxLen})`);
-        b.count = n;
+        b.count = n; b.leftOut = leftOut; b.leftOutTailTs = tail;
         return;
       }
       if (end - pos < 16 + capLen) { this.needed = 16 + capLen; break; }
@@ -192,11 +231,29 @@ export class CaptureFileSource implements PacketSource {
         pos += 16 + capLen;
         continue;
       }
+      const t0 = sec + frac * inv;
+      const t = t0 < sec + 1 ? t0 : joinTimestamp(sec, frac / fracDiv);
+      const wl = v.getUint32(pos + 12, le);
+      if (reject !== null) {
+        if (byWindow) {
+          b.leftOut = leftOut; b.leftOutTailTs = tail;
+          const r = this.leaveOut(pos + 16, capLen, wl, t, n);
+          leftOut = b.leftOut; tail = b.leftOutTailTs;
+          if (r < 0) break;
+          if (r > 0) { pos += 16 + capLen; continue; }
+        } else if (reject(buf, pos + 16, capLen, wl, t)) {
+          leftOut++;
+          if (t > tail) tail = t;
+          pos += 16 + capLen;
+          continue;
+        }
+        leftOutTs[n] = tail;
+        tail = -Infinity;
+      }
       dataOff[n] = pos + 16;
       capLens[n] = capLen;
-      wireLen[n] = v.getUint32(pos + 12, le);
-      const t = sec + frac * inv;
-      ts[n] = t < sec + 1 ? t : joinTimestamp(sec, frac / fracDiv);
+      wireLen[n] = wl;
+      ts[n] = t;
       linkTypes[n] = linkType;
       iface[n] = 0;
       fileOffset[n] = base + pos;
@@ -204,7 +261,7 @@ export class CaptureFileSource implements PacketSource {
       pos += 16 + capLen;
     }
     this.pos = pos;
-    b.count = n;
+    b.count = n; b.leftOut = leftOut; b.leftOutTailTs = tail;
   }
 
   private parsePcapng(): void {
@@ -241,9 +298,12 @@ export class CaptureFileSource implements PacketSource {
       switch (type) {
         case 0x0a0d0d0a: this.readShb(pos, body, bodyEnd); break;
         case 1: this.readIdb(pos, body, bodyEnd); break;
-        case 6: case 2: case 3:
-          if (this.readPacketBlock(type, pos, body, bodyEnd, n)) n++;
+        case 6: case 2: case 3: {
+          const r = this.readPacketBlock(type, pos, body, bodyEnd, n);
+          if (r < 0) { b.count = n; return; } // the next window: leave the block for the next batch
+          n += r;
           break;
+        }
         default: break; // NRB, ISB, DSB, custom blocks: nothing a packet stream needs
       }
       if (!this.stopped) this.pos = pos + len;
@@ -305,7 +365,8 @@ export class CaptureFileSource implements PacketSource {
     this.ifaces.push(iface);
   }
 
-  private readPacketBlock(type: number, pos: number, body: number, bodyEnd: number, n: number): boolean {
+  /** 1: the packet is record n of the batch; 0: skipped or left out; -1: it starts the next batch. */
+  private readPacketBlock(type: number, pos: number, body: number, bodyEnd: number, n: number): number {
     const v = this.view, le = this.le, b = this.batch;
     let ifId = 0, hi = 0, lo = 0, capLen: number, wireLen: number, data: number;
     if (type === 3) {
@@ -314,7 +375,7 @@ export class CaptureFileSource implements PacketSource {
       const iface0 = this.ifaces[0];
       capLen = Math.min(wireLen, bodyEnd - data, iface0 && iface0.snapLen > 0 ? iface0.snapLen : Infinity);
     } else {
-      if (bodyEnd - body < 20) { this.skipped.bump('corrupt_block'); this.warn(`offset ${this.base + pos}: packet block too short`); return false; }
+      if (bodyEnd - body < 20) { this.skipped.bump('corrupt_block'); this.warn(`offset ${this.base + pos}: packet block too short`); return 0; }
       ifId = type === 6 ? v.getUint32(body, le) : v.getUint16(body, le);
       hi = v.getUint32(body + 4, le);
       lo = v.getUint32(body + 8, le);
@@ -324,23 +385,31 @@ export class CaptureFileSource implements PacketSource {
       if (data + capLen > bodyEnd) {
         this.skipped.bump('corrupt_block');
         this.warn(`offset ${this.base + pos}: packet caplen ${capLen} runs past the end of its block; packet skipped`);
-        return false;
+        return 0;
       }
     }
     const iface = this.ifaces[ifId];
     if (!iface) {
       this.skipped.bump('unknown_interface');
       this.warn(`offset ${this.base + pos}: packet names interface ${ifId}, but the section declares ${this.ifaces.length}; packet skipped`);
-      return false;
+      return 0;
+    }
+    const t = type === 3 ? 0 : unitsToSeconds(hi, lo, iface.unitsPerSec, iface.tsOffsetSec);
+    if (this.reject !== null && iface.linkType === 1) {
+      const r = this.leaveOut(data, capLen, wireLen, t, n);
+      if (r < 0) return -1;
+      if (r > 0) return 0;
+      b.leftOutTs[n] = b.leftOutTailTs;
+      b.leftOutTailTs = -Infinity;
     }
     b.dataOff[n] = data;
     b.capLen[n] = capLen;
     b.wireLen[n] = wireLen;
-    b.ts[n] = type === 3 ? 0 : unitsToSeconds(hi, lo, iface.unitsPerSec, iface.tsOffsetSec);
+    b.ts[n] = t;
     b.linkType[n] = iface.linkType;
     b.iface[n] = this.ifaceBase + ifId;
     b.fileOffset[n] = this.base + pos;
-    return true;
+    return 1;
   }
 }
 

@@ -37,6 +37,18 @@ export class PacketBatch {
    * exporters are silent. -Infinity when not used.
    */
   clock = -Infinity;
+  /**
+   * Records the source read and left out of the batch because the task's pushed-down filter
+   * surely rejects them (the raw pre-filter, PacketSource.setPrefilter): they count as read,
+   * never as passed. With per-window counters on, a batch that left records out lies in one
+   * window, `leftOutWindow` (its start, s).
+   */
+  leftOut = 0;
+  leftOutWindow = 0;
+  /** Per record i: the latest time among the records left out just before it (-Infinity: none). */
+  readonly leftOutTs: Float64Array;
+  /** The latest time among the records left out after the batch's last record. */
+  leftOutTailTs = -Infinity;
 
   constructor(capacity = 2048) {
     this.capacity = capacity;
@@ -47,6 +59,7 @@ export class PacketBatch {
     this.linkType = new Int32Array(capacity);
     this.iface = new Int32Array(capacity);
     this.fileOffset = new Float64Array(capacity);
+    this.leftOutTs = new Float64Array(capacity);
   }
 }
 

@@ -6,10 +6,14 @@ import { IntstreamError } from '../errors.ts';
 import { openFileInput, streamInput } from './byte-input.ts';
 import { CaptureFileSource } from './capture-file-source.ts';
 import type { PacketSource } from './source.ts';
-import { openIntUdpSource } from '../int/int-udp-source.ts';
-import { openNetflowSource, openSflowSource } from './flow-source.ts';
-import { openErspanSource, openLiveSource } from './live-source.ts';
-import { openStenoSource } from './steno-source.ts';
+
+// The other drivers load when a spec names them: a file run does not pay for sockets, TLS, HTTP.
+const openIntUdpSource: SourceFactory = async (spec, rest) => (await import('../int/int-udp-source.ts')).openIntUdpSource(spec, rest);
+const openSflowSource: SourceFactory = async (spec, rest) => (await import('./flow-source.ts')).openSflowSource(spec, rest);
+const openNetflowSource: SourceFactory = async (spec, rest) => (await import('./flow-source.ts')).openNetflowSource(spec, rest);
+const openLiveSource: SourceFactory = async (spec, rest) => (await import('./live-source.ts')).openLiveSource(spec, rest);
+const openErspanSource: SourceFactory = async (spec, rest) => (await import('./live-source.ts')).openErspanSource(spec, rest);
+const openStenoSource: SourceFactory = async (spec, rest) => (await import('./steno-source.ts')).openStenoSource(spec, rest);
 
 export type SourceFactory = (spec: string, rest: string) => Promise<PacketSource>;
 

@@ -1,7 +1,7 @@
 import type { PacketBatch } from './packet-batch.ts';
 import type { SkipCounters } from './skip-counters.ts';
 import type { IntDecodeOptions } from '../decode/int-view.ts';
-import type { FilterAst } from '../query/filter-expr.ts';
+import type { FilterAst, RawReject } from '../query/filter-expr.ts';
 import type { KernelStats } from './capture-process.ts';
 
 /** What a run tells a source before open(): live sources install the filter in the kernel. */
@@ -42,6 +42,12 @@ export interface PacketSource {
   sourceCounters?(): Record<string, number>;
   /** Called once before open() by a run (live capture: kernel BPF filter, time domain). */
   configure?(setup: SourceSetup): void;
+  /**
+   * Leave out the records `reject` says the pushed-down filter surely rejects, before they are
+   * put into a batch (PacketBatch.leftOut); with windowSize > 0 a batch that left records out
+   * stays within one window of that size (per-window counters). Capture files only.
+   */
+  setPrefilter?(reject: RawReject, windowSize: number): void;
   /** libpcap's kernel counters (received by filter, dropped) for --stats; live capture only. */
   kernelStats?(): KernelStats | null;
   close(): Promise<void>;

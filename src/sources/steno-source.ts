@@ -28,6 +28,7 @@ import { IntstreamError } from '../errors.ts';
 import { streamInput } from './byte-input.ts';
 import { CaptureFileSource } from './capture-file-source.ts';
 import type { PacketBatch } from './packet-batch.ts';
+import type { RawReject } from '../query/filter-expr.ts';
 import { SkipCounters } from './skip-counters.ts';
 import type { PacketSource } from './source.ts';
 
@@ -128,6 +129,10 @@ export class StenoSource implements PacketSource {
     this.res = res;
     this.inner = new CaptureFileSource(this.name, `${where}/query`, streamInput(res));
     await this.inner.open();
+  }
+
+  setPrefilter(reject: RawReject, windowSize: number): void {
+    this.inner?.setPrefilter(reject, windowSize);
   }
 
   nextBatch(): Promise<PacketBatch | null> {

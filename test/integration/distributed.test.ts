@@ -93,7 +93,12 @@ describe('distributed: runtime, 3 agents, 2 GSP workers', { skip: avail.ok ? fal
       assert.equal(d.status, 'finished');
       assert.equal(d.stages.local.items_read, 3 * 0 + d.agents_detail.reduce((a: number, x: any) => a + x.items_read, 0));
       assert.ok(d.data_reduction > 0 && d.data_reduction < 1, `data reduction ${d.data_reduction}`);
-      if (d.partitions > 1) assert.equal(d.stages.global.workers.filter((w: any) => w.partitions.length > 0).length, 2, 'both workers hold partitions');
+      // the group spreads the task's partitions over both workers (a late joiner gets its share
+      // at the next rebalance, which may come after the results on a loaded machine)
+      if (d.partitions > 1) {
+        await waitFor(async () => (await cluster.api('GET', `/tasks/${id}`)).data.stages.global.workers.filter((w: any) => w.partitions.length > 0).length === 2,
+          30_000, 'both workers hold partitions');
+      }
     });
   }
 });
