@@ -68,8 +68,18 @@ export function kernelFilterFor(ast: FilterAst | null): string | null {
   // libpcap's tcp[]/udp[]/icmp[] index IPv4 only, and its port and proto tests stop at the
   // first IPv6 extension header, where the decoder walks the chain: let such IPv6 through.
   const v6 = /\b(tcp|udp|icmp)\[/.test(f) ? 'ip6' : '(ip6 and not (ip6[6] == 6 or ip6[6] == 17 or ip6[6] == 58))';
-  return `(${f}) or ${v6} or ${TUNNELS} or (vlan and ((${f}) or ${v6}))`;
+  // The same behind each of up to VLAN_DEPTH tags (QinQ and deeper); each `vlan` ends its term.
+  const plain = `(${f}) or ${v6} or ${TUNNELS}`;
+  let widened = `${plain} or vlan`;
+  for (let d = 0; d < VLAN_DEPTH; d++) widened = `${plain} or (vlan and (${widened}))`;
+  return widened;
 }
+
+/**
+ * VLAN tags the kernel filter looks behind; a packet with a deeper stack is let through (the
+ * innermost `or vlan`), so nothing the task keeps is lost: the user-space filter decides.
+ */
+const VLAN_DEPTH = 3;
 
 function wallSec(): number {
   return Date.now() / 1000;

@@ -6,12 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseTcpdumpStats } from '../../src/sources/capture-process.ts';
 import { kernelFilterFor, parseLiveSpec } from '../../src/sources/live-source.ts';
-import { parseFilter } from '../../src/query/filter-expr.ts';
+import { interpretFilter, parseFilter } from '../../src/query/filter-expr.ts';
+import { decodePacketGeneral } from '../../src/decode/decoder.ts';
+import { Packet } from '../../src/decode/packet.ts';
+import { openFileInput } from '../../src/sources/byte-input.ts';
+import { CaptureFileSource } from '../../src/sources/capture-file-source.ts';
 import { IntstreamError } from '../../src/errors.ts';
 import {
   bpfCount, buildLiveLab, byKey, CAPTURES, liveLabSkip, readJson, replay, ROOT, runOnFile, sleep, startRun, type LiveLab,
@@ -43,6 +48,52 @@ test('kernel filter: libpcap compiles every widened form; no filter when BPF can
   }
   assert.equal(kernelFilterFor(null), null);
   assert.equal(kernelFilterFor(parseFilter('outer.ip.src == 10.0.0.1')), null);
+});
+
+/** Packets of `file` the declarative filter keeps (the engine's decoder and interpreter). */
+async function declKept(file: string, filter: string): Promise<number> {
+  const pred = interpretFilter(parseFilter(filter));
+  const src = new CaptureFileSource(file, file, await openFileInput(file));
+  await src.open();
+  const p = new Packet();
+  let kept = 0;
+  for (let b; (b = await src.nextBatch());) {
+    for (let i = 0; i < b.count; i++) {
+      decodePacketGeneral(p, b.buf, b.dataOff[i], b.capLen[i], b.wireLen[i], b.ts[i], b.linkType[i]);
+      if (pred(p)) kept++;
+    }
+  }
+  await src.close();
+  return kept;
+}
+
+test('kernel filter: never drops a packet the task keeps (VLAN, QinQ, MPLS, tunnels, IPv6 extension headers, fragments)', { skip: spawnSync('tcpdump', ['--version']).status === 0 ? false : 'tcpdump not found' }, async () => {
+  // Files are Ethernet captures of shared/captures; libpcap applies the kernel form to the file
+  // (tcpdump -r -w), and the task's own filter must keep exactly as many packets of what
+  // remains as of the whole file.
+  const files = ['edge/802.1ad_QinQ.pcap', 'edge/vlan-qinqinq.pcap', 'edge/VlanPackets.pcap', 'edge/mixed-vlan-mpls.pcap', 'edge/ipv6-hbh-routing0.pcap',
+    'edge/ipv6_ext_headers.pcap', 'edge/ip4_fragments.pcap', 'edge/ip6_fragments.pcap', 'tunnel/erspan-type-ii-3.pcap', 'tunnel/gre-erspan-vxlan.pcap',
+    'tunnel/vxlan.pcap', 'tunnel/gre-within-gre.pcap', 'tunnel/geneve.pcap', 'mixed/many-protocols.pcap', 'attack/synscan.pcap'];
+  const filters = ['tcp.syn and not tcp.ack_flag', 'udp.dport == 53 or udp.sport == 53', 'tcp.dport in {22 80 443}', 'ip.dst in 10.0.0.0/8', 'icmp', 'tcp.payload_len > 0', 'ip.version == 6'];
+  const dir = mkdtempSync(join(tmpdir(), 'intstream-kernel-filter-'));
+  try {
+    let checked = 0;
+    for (const f of filters) {
+      const bpf = kernelFilterFor(parseFilter(f));
+      if (bpf === null) continue;
+      for (const rel of files) {
+        const file = join(CAPTURES, rel), out = join(dir, 'kept.pcap');
+        const td: { status: number | null; stderr: string } = spawnSync('tcpdump', ['-nr', file, '-w', out, '--', bpf], { encoding: 'utf8' });
+        assert.equal(td.status, 0, `${rel}: ${td.stderr}`);
+        const want = await declKept(file, f);
+        assert.equal(await declKept(out, f), want, `${rel}, \`${f}\`: the kernel form ${bpf} drops packets the task keeps`);
+        checked += want;
+      }
+    }
+    assert.ok(checked > 1000, `kept packets checked: ${checked}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const skip = liveLabSkip();
