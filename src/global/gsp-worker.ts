@@ -16,6 +16,7 @@
  * no longer holds windows open (GlobalProcessor.expire); `grace_expiries` counts it.
  */
 import { GlobalProcessor } from './global-processor.ts';
+import { PartitionGate } from './partition-gate.ts';
 import { appendFileSync } from 'node:fs';
 import { RuntimeClient, processLoad } from '../control/http-client.ts';
 import { loadSpec, type TaskSpec } from '../control/task-spec.ts';
@@ -59,14 +60,25 @@ export interface TaskCounters {
   grace_expiries: number;
   restarts: number;
   committed: number;
+  /** Records read ahead before a rebalance: of a partition no longer this worker's, or before where the group resumes a partition. */
+  stale: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+function withTimeout<T>(p: Promise<T>, ms: number, why: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((_, rej) => { t = setTimeout(() => rej(new Error(why)), ms); })]).finally(() => clearTimeout(t));
+}
+
 class TaskRunner {
   readonly spec: TaskSpec;
-  readonly counters: TaskCounters = { partitions: [], records: 0, duplicates: 0, received: 0, out: 0, late: 0, grace_expiries: 0, restarts: 0, committed: 0 };
+  readonly counters: TaskCounters = { partitions: [], records: 0, duplicates: 0, received: 0, out: 0, late: 0, grace_expiries: 0, restarts: 0, committed: 0, stale: 0 };
   private readonly worker: GspWorker;
+  /** Records read ahead across rebalances (partition-gate.ts); `ready` once the resume offsets are known. */
+  private readonly gate = new PartitionGate();
+  private ready: Promise<void> = Promise.resolve();
+  private joins = 0;
   private consumer: KafkaConsumer | null = null;
   private producer: KafkaProducer | null = null;
   private states = new Map<number, PartitionState>();
@@ -111,11 +123,19 @@ class TaskRunner {
           maxWaitMs: 100,
           sessionTimeoutMs: 6000,
           heartbeatIntervalMs: 500,
-          onAssignment: (a) => {
+          onAssignment: (a, resume) => {
             const mine = new Set(a.flatMap((x) => x.partitions));
             this.counters.partitions = [...mine].sort((x, y) => x - y);
             // partitions that went to another worker: it replays them from the committed offset
             for (const p of [...this.states.keys()]) if (!mine.has(p)) this.states.delete(p);
+            this.gate.assign(mine, new Map());
+            const topic = partialsTopic(this.spec.id), join = ++this.joins;
+            // bounded: with the broker slow to answer, fall back to starting at the first record read
+            this.ready = withTimeout(resume(), 5000, 'no answer within 5 s').then((m) => {
+              if (join === this.joins) this.gate.assign(mine, new Map([...mine].flatMap((p) => { const o = m.get(`${topic}:${p}`); return o === undefined ? [] : [[p, o] as [number, bigint]]; })));
+            }, (e) => {
+              this.worker.log(`task ${this.spec.id}: where the group resumes its partitions is unknown (${(e as Error).message}); starting them at the first record read`);
+            });
           },
         });
         for await (const batch of this.consumer) {
@@ -142,8 +162,18 @@ class TaskRunner {
     const touched = new Set<number>();
     for (const rec of recs) {
       this.counters.records++;
+      // Read-ahead from before a rebalance: a partition that is no longer ours, or one whose
+      // state must start exactly where the group resumes it (a state begun later than that would
+      // release windows without the elements before it: partial results ahead of the full ones).
       let st = this.states.get(rec.partition);
-      if (!st) { st = this.newState(); this.states.set(rec.partition, st); }
+      if (!st && this.gate.owns(rec.partition)) for (let r = this.ready; ; r = this.ready) { await r; if (r === this.ready) break; }
+      const admit = this.gate.admit(rec.partition, rec.offset, st !== undefined);
+      this.counters.stale = this.gate.skipped;
+      if (admit === 'skip') continue;
+      if (!st) {
+        st = this.newState();
+        this.states.set(rec.partition, st);
+      }
       const r = decodeRecord(rec.value);
       touched.add(rec.partition);
       if (r.seq <= (st.seen.get(r.src) ?? -1)) {

@@ -113,9 +113,21 @@ export interface ConsumerOptions extends ClientOptions {
   sessionTimeoutMs?: number;
   /** Group heartbeat interval in ms. Default 1,000. */
   heartbeatIntervalMs?: number;
-  /** Called after every (re)join of the group with this member's partitions per topic. */
-  onAssignment?: (assigned: { topic: string; partitions: number[] }[]) => void;
+  /**
+   * Called after every (re)join of the group with this member's partitions per topic, and a
+   * function giving where each of them resumes (see ResumeOffsets).
+   */
+  onAssignment?: (assigned: { topic: string; partitions: number[] }[], resumeOffsets: () => Promise<ResumeOffsets>) => void;
 }
+
+/**
+ * Per `topic:partition`, the offset from which the consumer fetches after a (re)join: the
+ * group's committed offset, or the earliest (or latest, without fromBeginning) offset on the
+ * broker when the group has none. Records of a partition fetched before the join may still be
+ * delivered after it (the client's read-ahead): a reader that must start a partition exactly
+ * where the group resumes it skips records until this offset comes.
+ */
+export type ResumeOffsets = Map<string, bigint>;
 
 export interface KafkaConsumer extends AsyncIterable<Batch> {
   readonly bootstrap: string;
@@ -311,6 +323,25 @@ function makeBatch(records: RawMessage[]): Batch {
   };
 }
 
+async function resumeOffsets(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, assigned: { topic: string; partitions: number[] }[], fromBeginning: boolean): Promise<ResumeOffsets> {
+  const out: ResumeOffsets = new Map();
+  const topics = assigned.filter((a) => a.partitions.length > 0);
+  if (topics.length === 0) return out;
+  const committed = await consumer.listCommittedOffsets({ topics });
+  const ends = await consumer.listOffsets({
+    topics: topics.map((a) => a.topic),
+    partitions: Object.fromEntries(topics.map((a) => [a.topic, a.partitions])),
+    timestamp: fromBeginning ? -2n : -1n, // EARLIEST : LATEST
+  });
+  for (const a of topics) {
+    for (const part of a.partitions) {
+      const c = committed.get(a.topic)?.[part] ?? -1n;
+      out.set(`${a.topic}:${part}`, c >= 0n ? c : ends.get(a.topic)?.[part] ?? 0n);
+    }
+  }
+  return out;
+}
+
 /** Joins the group and subscribes; resolves once the consumer is ready to fetch. */
 export async function createConsumer(options: ConsumerOptions): Promise<KafkaConsumer> {
   const address = brokers(options.bootstrap).join(',');
@@ -327,8 +358,10 @@ export async function createConsumer(options: ConsumerOptions): Promise<KafkaCon
   });
   if (options.onAssignment) {
     const cb = options.onAssignment;
-    consumer.on('consumer:group:join', (p: { assignments?: { topic: string; partitions: number[] }[] }) =>
-      cb((p.assignments ?? []).map((a) => ({ topic: a.topic, partitions: [...a.partitions] }))));
+    consumer.on('consumer:group:join', (p: { assignments?: { topic: string; partitions: number[] }[] }) => {
+      const assigned = (p.assignments ?? []).map((a) => ({ topic: a.topic, partitions: [...a.partitions] }));
+      cb(assigned, () => resumeOffsets(consumer, assigned, options.fromBeginning !== false));
+    });
   }
   let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
   try {

@@ -9,6 +9,8 @@
  *    key, and a partial replayed copy would show as a wrong value).
  * 2. The broker is stopped for ten seconds mid-run and started again: agents pause (their sends
  *    retry; counted), nothing is lost.
+ * 2b. A GSP worker joins while data flows: the rebalance loses nothing and no partial copy of a
+ *    window gets out before the complete one.
  * 3. An agent killed mid-run is shown down within a few heartbeats, and after the grace time its
  *    seals no longer hold windows open: the later windows come out from the other agent alone.
  */
@@ -45,6 +47,21 @@ function halves(file: string, fraction = 0.5): [Buffer, Buffer, number] {
     o += 16 + (le ? b.readUInt32LE(o + 8) : b.readUInt32BE(o + 8));
   }
   return [b.subarray(0, o), b.subarray(o), lastTs];
+}
+
+/** A classic pcap as `n` pieces at record boundaries, the file header in the first. */
+function slices(file: string, n: number): Buffer[] {
+  const b = readFileSync(file);
+  const le = b.readUInt32LE(0) === 0xa1b2c3d4 || b.readUInt32LE(0) === 0xa1b23c4d;
+  const out: Buffer[] = [];
+  let from = 0, o = 24;
+  for (let k = 1; k < n; k++) {
+    while (o + 16 <= b.length && o < (b.length * k) / n) o += 16 + (le ? b.readUInt32LE(o + 8) : b.readUInt32BE(o + 8));
+    out.push(b.subarray(from, o));
+    from = o;
+  }
+  out.push(b.subarray(from));
+  return out;
 }
 
 function kafkaScript(args: string[], dataDir: string): Promise<void> {
@@ -109,6 +126,38 @@ describe('distributed failures', { skip: avail.ok ? false : avail.reason }, () =
     assert.deepEqual(holding.map((w: any) => [w.name, w.partitions.length]), [['kw2', 4]]);
     await cluster.api('POST', `/tasks/${id}/stop`, {});
     for (const a of agents) await cluster.kill(a, 'SIGTERM');
+  });
+
+  test('a GSP worker joining while data flows (a rebalance mid-run): complete, no partial copy first', async () => {
+    // The joiner takes partitions the other workers were reading ahead on; a worker must neither
+    // go on with records of a partition it lost nor start one later than where the group resumes
+    // it (either releases windows without their earlier elements, and the store keeps the first copy).
+    const agents = parts.map((_, i) => cluster.agent(`j${i}`, 'pcap:-', 'pipe'));
+    const first = cluster.gsp('jw1');
+    await waitFor(async () => (await cluster.api('GET', '/workers')).data.workers.some((w: any) => w.name === 'jw1' && w.up), 20_000, 'jw1 up');
+    await waitFor(async () => (await cluster.api('GET', '/agents')).data.agents.filter((a: any) => a.up && a.name.startsWith('j')).length === 3, 20_000, 'agents up');
+    const sub = await cluster.api('POST', '/tasks', { app: 'tcp-new-conn', params: PARAMS, window: 1, agents: { names: ['j0', 'j1', 'j2'] } });
+    assert.equal(sub.status, 201);
+    const id = sub.data.id;
+    const pieces = parts.map((p) => slices(p, 5));
+    await Promise.all(agents.map((a, i) => write(a, pieces[i][0])));
+    await waitFor(async () => (await cluster.api('GET', `/tasks/${id}`)).data.results > 0, 60_000, 'first results');
+    // the rest at once while the joiner starts: the workers read ahead as the group rebalances
+    const joiner = cluster.gsp('jw3');
+    try {
+      await Promise.all(agents.map((a, i) => write(a, Buffer.concat(pieces[i].slice(1)))));
+      await waitFor(async () => (await cluster.api('GET', `/tasks/${id}`)).data.stages.global.workers.some((w: any) => w.name === 'jw3' && w.partitions.length > 0),
+        30_000, 'the joiner holds partitions');
+      for (const a of agents) a.child.stdin!.end();
+      await waitFor(async () => (await cluster.api('GET', `/tasks/${id}`)).data.results >= expected.length, 90_000, 'all results');
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.deepEqual(canonical(await results(id)), expected);
+    } finally {
+      await cluster.api('POST', `/tasks/${id}/stop`, {});
+      for (const a of agents) await cluster.kill(a, 'SIGTERM');
+      await cluster.kill(joiner, 'SIGTERM');
+      await cluster.kill(first, 'SIGTERM');
+    }
   });
 
   test('broker stopped for 10 s mid-run: agents pause, nothing lost', async () => {
