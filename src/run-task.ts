@@ -55,6 +55,8 @@ export interface RunStats {
   items_per_s: number;
   /** First occurrence of each problem the sources met (file, offset, what). */
   warnings: string[];
+  /** Sources that ended by themselves before their input was complete (the CLI exits 1). */
+  failures: string[];
 }
 
 const refuseProbe = async (req: ProbeRequest): Promise<ProbeResult> =>
@@ -152,6 +154,7 @@ export async function runTask(opts: RunOptions): Promise<RunStats> {
     elapsed_s: +elapsed.toFixed(3),
     items_per_s: elapsed > 0 ? Math.round(itemsRead / elapsed) : 0,
     warnings: sources.flatMap((s) => s.warnings),
+    failures: sources.flatMap((s) => { const f = s.failure?.(); return f ? [`${s.name}: ${f}`] : []; }),
   };
 }
 

@@ -98,6 +98,8 @@ Examples:
       for (const w of stats.warnings) process.stderr.write(`intstream: warning: ${w}\n`);
       if (o.stats) await writeFile(o.stats, JSON.stringify(stats, null, 2) + '\n');
       if (!o.quiet) process.stderr.write(summary(stats) + '\n');
+      // results so far are out; a source that broke off still makes the run a failure
+      if (stats.failures.length > 0) throw new IntstreamError('CAPTURE_IO', stats.failures.join('; '), 'the results above cover the input up to that point');
     });
 }
 

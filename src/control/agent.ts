@@ -81,6 +81,9 @@ class LocalTask {
       this.counters.state = 'running';
       await this.lp.run();
       this.refresh();
+      // windows were flushed; a capture that broke off still fails the task on this agent
+      const failure = this.source.failure?.() ?? null;
+      if (failure !== null && !this.stopping) throw new Error(`${agent.opts.source}: ${failure}`);
       this.counters.state = 'finished';
     } catch (e) {
       this.refresh();

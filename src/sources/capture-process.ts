@@ -142,6 +142,14 @@ export class CaptureProcess {
     await this.exited;
   }
 
+  /** Resolves when tcpdump has exited, or after `ms` (its output can end first). */
+  async exitedWithin(ms: number): Promise<void> {
+    if (!this.exited) return;
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([this.exited, new Promise((r) => { t = setTimeout(r, ms); })]);
+    clearTimeout(t);
+  }
+
   /** Whether tcpdump ended by itself (not through stop()), with its status and last words. */
   failure(): string | null {
     const c = this.child;

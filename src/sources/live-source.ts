@@ -99,6 +99,7 @@ export class LiveCaptureSource implements PacketSource {
   private readonly heartbeat = new PacketBatch(1);
   private lastTs = -Infinity;
   private ended = false;
+  private failed: string | null = null;
   private readonly onSignal = () => { void this.stop(); };
 
   constructor(name: string, options: LiveOptions) {
@@ -156,8 +157,9 @@ export class LiveCaptureSource implements PacketSource {
     this.pending = null;
     if (b === null) {
       this.ended = true;
-      const why = this.capture?.failure();
-      if (why) this.warnings.push(`${this.name}: ${why}`);
+      // its pcap stream ended: through stop(), or because tcpdump died (then the run fails)
+      await this.capture?.exitedWithin(2000);
+      this.failed = this.capture?.failure() ?? null;
       return null;
     }
     if (this.time === 'processing') {
@@ -165,6 +167,10 @@ export class LiveCaptureSource implements PacketSource {
       b.ts.fill(t, 0, b.count);
     }
     return b;
+  }
+
+  failure(): string | null {
+    return this.failed;
   }
 
   /** Wall-clock seconds that never step back. */

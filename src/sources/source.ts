@@ -50,5 +50,10 @@ export interface PacketSource {
   setPrefilter?(reject: RawReject, windowSize: number): void;
   /** libpcap's kernel counters (received by filter, dropped) for --stats; live capture only. */
   kernelStats?(): KernelStats | null;
+  /**
+   * Why the source ended by itself before its input was complete (a capture process that
+   * died), once it has ended; null otherwise. The run still flushes its windows, then fails.
+   */
+  failure?(): string | null;
   close(): Promise<void>;
 }

@@ -201,6 +201,19 @@ export default defineTask({ name: 'dns', query: (p) => p.filter('udp.dport == 53
     assert.match(run.stderr(), /tcp-new-conn: .*packets read.*live:eth0\?buffer=8192: kernel [\d,]+ received, 0 dropped/);
   });
 
+  test('tcpdump killed mid-run: the open windows are flushed, then exit 1 naming it', async () => {
+    const run = startRun(ll, ['tcp-new-conn', '--source', `live:${ll.captureIf}`, '--window', '1000000000s', '--param', 'threshold=0', '--format', 'jsonl']);
+    await run.ready();
+    await replay(ll, join(ROOT, 'samples', 'demo.pcap'), ['--pps', '20000']);
+    await sleep(1500); // the last ring block reaches intstream
+    assert.equal(spawnSync('pkill', ['-KILL', '-P', String(run.child.pid), '-x', 'tcpdump']).status, 0, 'tcpdump found and killed');
+    assert.equal(await run.done, 1, run.stderr());
+    assert.match(run.stderr(), /intstream: live:eth0: tcpdump ended \(SIGKILL\)/);
+    assert.doesNotMatch(run.stderr(), /\n\s+at /);
+    const ref = runOnFile(['tcp-new-conn', '--source', `pcap:${join(ROOT, 'samples', 'demo.pcap')}`, '--window', '1000000000s', '--param', 'threshold=0', '--format', 'jsonl', '-q']);
+    assert.deepEqual(byKey(run.stdout()), byKey(ref.stdout), 'what was captured before is counted and output');
+  });
+
   test('an interface that does not exist: one line, exit 1', async () => {
     const run = startRun(ll, ['tcp-new-conn', '--source', 'live:nosuch0']);
     const code = await run.done;
