@@ -33,6 +33,9 @@ export interface LocalStats {
   kernel?: KernelStats;
 }
 
+/** Per-window counters kept for late elements (takeWindows); halved when exceeded. */
+export const MAX_WINDOWS = 4096;
+
 export class LocalProcessor {
   readonly index: number;
   readonly source: PacketSource;
@@ -270,11 +273,20 @@ export class LocalProcessor {
     this.dirtyWindows.add(start);
   }
 
-  /** The windows whose counters changed since the last call: [start, read, after_filter, local_out] (running totals). */
+  /**
+   * The windows whose counters changed since the last call: [start, read, after_filter,
+   * local_out] (running totals). Memory stays bounded on long runs: beyond MAX_WINDOWS
+   * windows, the oldest ones (already taken) are forgotten; an element that late would start
+   * its window's totals again.
+   */
   takeWindows(): [number, number, number, number][] {
     const out: [number, number, number, number][] = [];
     for (const s of this.dirtyWindows) { const c = this.windows.get(s)!; out.push([s, c[0], c[1], c[2]]); }
     this.dirtyWindows.clear();
+    if (this.windows.size > MAX_WINDOWS) {
+      const starts = [...this.windows.keys()].sort((a, b) => a - b);
+      for (let i = 0; i < starts.length - (MAX_WINDOWS >> 1); i++) this.windows.delete(starts[i]);
+    }
     return out.sort((a, b) => a[0] - b[0]);
   }
 

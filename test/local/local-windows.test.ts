@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { loadTask } from '../../src/cli/load-task.ts';
-import { LocalProcessor } from '../../src/local/local-processor.ts';
+import { LocalProcessor, MAX_WINDOWS } from '../../src/local/local-processor.ts';
 import { splitPlan } from '../../src/query/pipeline.ts';
 import { buildPlan } from '../../src/query/task.ts';
 import { SkipCounters } from '../../src/sources/skip-counters.ts';
@@ -87,4 +87,14 @@ test('off by default: no window is counted', async () => {
   assert.ok(lp.read > 0);
   assert.deepEqual(lp.takeWindows(), []);
   assert.equal(lp.windows.size, 0);
+});
+
+test('long runs: the counters of old windows are forgotten once taken, the totals stay exact', { skip: tshark ? false : 'tshark not found' }, async () => {
+  // windows of 2^-10 s (exact in binary) over the demo's 20 s: thousands with packets, more than MAX_WINDOWS
+  const size = 1 / 1024;
+  const want = reference(DEMO, size);
+  assert.ok(want.size > MAX_WINDOWS, `${want.size} windows`);
+  const { windows, lp } = await windowsOf(size, false);
+  assert.ok(lp.windows.size <= MAX_WINDOWS, `${lp.windows.size} windows kept`);
+  assert.deepEqual(windows, new Map([...want].sort((x, y) => x[0] - y[0])));
 });
