@@ -16,7 +16,9 @@
  * time order and whose end is not after one already in the same window and source has an
  * earlier, higher segment, wherever else the flow was captured. The global stage sorts each
  * window's segments from all sources and finishes with per-flow keyed state (the highest end
- * so far), carried across windows. Then it probes the destination of every flagged flow once
+ * so far), carried across windows until the flow has sent no data for `flow_idle` seconds
+ * (the definition's "anywhere earlier" needs unbounded memory on a live source; a capture
+ * shorter than that is exact). Then it probes the destination of every flagged flow once
  * per window.
  */
 import { defineTask, type Aggregate } from '../index.ts';
@@ -62,6 +64,7 @@ export default defineTask({
     threshold: { default: 3, description: 'report a flow with at least this many retransmissions in a window' },
     count: { default: 3, description: 'echo requests of the RTT probe (when probing is allowed)' },
     timeout_ms: { default: 1000, description: 'wait for each echo reply, ms' },
+    flow_idle: { default: 3600, description: "forget a flow's highest sequence number after this many seconds without data (0: never; bounds memory on live runs)" },
   },
   output: { key: '{src, sport, dst, dport}', value: '{retransmissions, rtt_ms}' },
   query: (packets, p) => {
@@ -78,6 +81,7 @@ export default defineTask({
       .key((r) => r.key)
       .process<{ highest: number }, { flow: string; retransmissions: number }>({
         init: () => ({ highest: -1 }),
+        ...(p.flow_idle > 0 ? { idleTimeout: p.flow_idle } : {}),
         onItem: (r, flow, out) => {
           let retransmissions = r.value.proven;
           const segs = r.value.segs;
