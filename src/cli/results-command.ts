@@ -13,9 +13,12 @@ export function resultsCommand(): Command {
     .option('--limit <n>', 'most recent results to print', '100000')
     .action(async (id: string, o: Record<string, any>) => {
       const url = runtimeUrl(o);
-      const line = (r: any) => process.stdout.write(JSON.stringify({ task: r.task, window: r.window, key: r.key, value: r.value }) + '\n');
+      const client = new RuntimeClient(url, token(o, false));
+      // the DESIGN.md JSON Lines form: "task" is the task's name (the runtime keys results by id)
+      const { name } = await client.call('GET', `/tasks/${encodeURIComponent(id)}`);
+      const line = (r: any) => process.stdout.write(JSON.stringify({ task: name ?? r.task, window: r.window, key: r.key, value: r.value }) + '\n');
       if (!o.follow) {
-        const { results } = await new RuntimeClient(url, token(o, false)).call('GET', `/tasks/${encodeURIComponent(id)}/results?limit=${Number(o.limit)}`);
+        const { results } = await client.call('GET', `/tasks/${encodeURIComponent(id)}/results?limit=${Number(o.limit)}`);
         for (const r of results) line(r);
         return;
       }

@@ -4,13 +4,14 @@
  * process. Expected values come from `runTask` over the whole capture in one process.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { loadTask } from '../../src/cli/load-task.ts';
 import { runTask, type TaskResult } from '../../src/run-task.ts';
 import { splitCapture } from '../apps/split-files.ts';
 import { kafkaAvailable, startKafka, type KafkaBroker } from '../support/kafka.ts';
 import { canonical, Cluster, waitFor } from '../control/cluster.ts';
+import { BIN } from '../support/run-cli.ts';
 
 const DEMO = new URL('../../samples/demo.pcap', import.meta.url).pathname;
 const PARAMS = { threshold: '5' };
@@ -89,6 +90,12 @@ describe('distributed: runtime, 3 agents, 2 GSP workers', { skip: avail.ok ? fal
       await new Promise((r) => setTimeout(r, 1000)); // nothing more may come
       const got = (await cluster.api('GET', `/tasks/${id}/results?limit=100000`)).data.results;
       assert.deepEqual(canonical(got), expected);
+      // and from the CLI, as JSON Lines named by the task
+      const cli = spawnSync(process.execPath, [BIN, 'results', id, '--runtime', cluster.runtimeUrl], { encoding: 'utf8' });
+      assert.equal(cli.status, 0, cli.stderr);
+      const lines = cli.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(canonical(lines), expected);
+      assert.deepEqual([...new Set(lines.map((l) => l.task))], [app]);
       const d = (await cluster.api('GET', `/tasks/${id}`)).data;
       assert.equal(d.status, 'finished');
       assert.equal(d.stages.local.items_read, 3 * 0 + d.agents_detail.reduce((a: number, x: any) => a + x.items_read, 0));
