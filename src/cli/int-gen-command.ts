@@ -49,7 +49,9 @@ Examples:
       if (o.out !== undefined) {
         const frames: Uint8Array[] = [];
         for (let k = 0; k < reports; k++) frames.push(encodeReportFrame(encodeReport(next(k)).bytes, { dstPort: port }));
-        writeFileSync(o.out, pcapFile(frames));
+        try { writeFileSync(o.out, pcapFile(frames)); } catch (e) {
+          throw new IntstreamError('USAGE', `--out ${o.out}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'its directory does not exist' : (e as Error).message}`);
+        }
         process.stdout.write(`wrote ${reports} TR v${version} reports (${hops} hops, ${paths} paths) to ${o.out}\n`);
         return;
       }

@@ -16,6 +16,12 @@ import { stopCommand } from './stop-command.ts';
 import { intGenCommand } from './int-gen-command.ts';
 
 export async function main(argv: string[]): Promise<number> {
+  // `intstream run ... | head`: the reader went away; stop quietly, as other Unix tools do
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`intstream: standard output: ${e.message}\n`);
+    process.exit(1);
+  });
   const program = new Command('intstream')
     .description('intent-driven streaming network telemetry: queries run near each source, then globally')
     .version('0.1.0')

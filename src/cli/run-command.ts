@@ -1,7 +1,8 @@
 /**
  * `intstream run <task>`: one process, one local stage per --source, then the global stage.
  */
-import { createWriteStream } from 'node:fs';
+import { accessSync, constants, createWriteStream, statSync, type WriteStream } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { IntstreamError } from '../errors.ts';
@@ -15,6 +16,19 @@ import { n, parseDuration, rate } from './format.ts';
 import { loadTask, locate } from './load-task.ts';
 import { transportFor } from '../transport/transport-spec.ts';
 import { createProber } from '../probe/send-probe.ts';
+import { resolveParams } from '../query/task.ts';
+
+/** An output path a run can write: its directory exists and is writable; not a directory itself. */
+function writableFile(option: string, path: string): void {
+  const dir = dirname(resolve(path));
+  let isDir = false;
+  try { isDir = statSync(path).isDirectory(); } catch { /* does not exist yet: fine */ }
+  if (isDir) throw new IntstreamError('USAGE', `${option} ${path}: is a directory`);
+  try { accessSync(dir, constants.W_OK); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new IntstreamError('USAGE', `${option} ${path}: ${code === 'ENOENT' ? `directory ${dir} does not exist` : `cannot write in ${dir} (${code})`}`);
+  }
+}
 
 function collectRepeat(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -61,22 +75,34 @@ Examples:
       }
       const sources = o.source as string[];
       if (sources.length === 0) throw new IntstreamError('USAGE', 'no --source given', 'e.g. intstream run tcp-new-conn --source pcap:samples/demo.pcap');
+      if (sources.filter((x) => x === '-' || x === 'pcap:-').length > 1) throw new IntstreamError('USAGE', 'standard input given as a source more than once');
       const probeRate = /^\s*([\d.]+)\s*(?:\/\s*s)?\s*$/.exec(String(o.probeRate));
       if (!probeRate || !(Number(probeRate[1]) > 0)) throw new IntstreamError('USAGE', `--probe-rate ${o.probeRate}: expected probes a second, e.g. 10/s`);
       const sendProbe = createProber({ allow: o.allowProbe as string[], ratePerSec: Number(probeRate[1]) });
+      if (o.out) writableFile('--out', o.out);
+      if (o.stats) writableFile('--stats', o.stats);
       const { def, file } = await loadTask(task);
-      const outStream = o.out ? createWriteStream(o.out) : process.stdout;
-      const sink: Sink = o.format === 'jsonl' ? new JsonlSink(outStream, !!o.out) : new TableSink(outStream, process.stdout.columns || 120);
+      resolveParams(def, params); // a bad --param is a usage error before anything starts
+      const transport = transportFor(o.transport);
+      // The output opens with the first result or once the run has succeeded: a run that fails
+      // to start neither prints "(no results)" nor truncates an existing --out file.
+      const made: { sink: Sink | null; out: NodeJS.WritableStream | null } = { sink: null, out: null };
+      const sink = (): Sink => {
+        if (made.sink) return made.sink;
+        const out = made.out = o.out ? createWriteStream(o.out) : process.stdout;
+        if (o.out) (out as WriteStream).on('error', (e) => process.stderr.write(`intstream: --out ${o.out}: ${e.message}\n`));
+        return (made.sink = o.format === 'jsonl' ? new JsonlSink(out as any, !!o.out) : new TableSink(out as any, process.stdout.columns || 120));
+      };
       const showProgress = !o.quiet && process.stderr.isTTY;
       const extra: Sink[] = [];
-      let stats: RunStats;
+      let stats: RunStats | undefined;
       try {
         for (const spec of o.sink as string[]) extra.push(await openSinkSpec(spec));
         stats = await runTask({
           task: def, params, sources, window, lateness, sendProbe, time: o.time,
-          transport: transportFor(o.transport),
-          onResult: extra.length === 0 ? (r) => sink.write(r) : async (r) => {
-            await sink.write(r);
+          transport,
+          onResult: extra.length === 0 ? (r) => sink().write(r) : async (r) => {
+            await sink().write(r);
             for (const x of extra) await x.write(r);
           },
           onProgress: showProgress ? (p) => {
@@ -91,9 +117,11 @@ Examples:
         throw new IntstreamError('TASK_FAILED', `${locate(e, file)}: task ${def.name} failed: ${err?.name ?? 'Error'}: ${err?.message ?? e}`);
       } finally {
         if (showProgress) process.stderr.write('\r\x1b[K');
-        await sink.close();
+        if (stats !== undefined) sink(); // a run without results still says so
+        await made.sink?.close();
         for (const x of extra) await x.close();
-        if (o.out) await new Promise<void>((r) => { outStream.once('close', () => r()); outStream.end(); });
+        const out = made.out;
+        if (o.out && out) await new Promise<void>((r) => { (out as WriteStream).once('close', () => r()); out.end(); });
       }
       for (const w of stats.warnings) process.stderr.write(`intstream: warning: ${w}\n`);
       if (o.stats) await writeFile(o.stats, JSON.stringify(stats, null, 2) + '\n');

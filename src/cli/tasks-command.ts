@@ -16,7 +16,11 @@ export function tasksCommand(): Command {
         const d = await c.call('GET', `/tasks/${encodeURIComponent(id)}`);
         if (o.json) { process.stdout.write(JSON.stringify(d) + '\n'); return; }
         process.stdout.write(`${d.id}  ${d.name}  ${d.status}  results ${d.results}  data reduction ${(100 * d.data_reduction).toFixed(2)}%\n`);
-        for (const a of d.agents_detail) process.stdout.write(`  agent ${a.name} (${a.up ? 'up' : 'DOWN'}) ${a.state}: read ${a.items_read ?? 0}, filtered ${a.filtered ?? 0}, emitted ${a.emitted ?? 0}, malformed ${a.malformed ?? 0}\n`);
+        for (const a of d.agents_detail) {
+          // the same words as run's summary: after filter = read - filtered out
+          process.stdout.write(`  agent ${a.name} (${a.up ? 'up' : 'DOWN'}) ${a.state}: read ${a.items_read ?? 0}, after filter ${(a.items_read ?? 0) - (a.filtered ?? 0)}, left the local stage ${a.emitted ?? 0}, malformed ${a.malformed ?? 0}\n`);
+          if (a.error) process.stdout.write(`    error: ${a.error}\n`);
+        }
         const g = d.stages.global;
         process.stdout.write(`  global: received ${g.received}, out ${g.out}, late ${g.late}, grace expiries ${g.grace_expiries}; workers ${g.workers.map((w: any) => `${w.name}[${w.partitions.join(',')}]`).join(' ')}\n`);
         return;

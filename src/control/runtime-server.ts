@@ -283,7 +283,8 @@ export class RuntimeServer {
     for (const t of this.store.tasks()) {
       if (t.status !== 'running') continue;
       const c = this.store.agentCounters(t.id);
-      if (t.agents.every((a) => c[a]?.state === 'finished')) this.store.setStatus(t.id, 'finished');
+      // ended everywhere: finished, or failed (the agent's error stays in the task's detail)
+      if (t.agents.every((a) => c[a]?.state === 'finished' || c[a]?.state === 'failed')) this.store.setStatus(t.id, 'finished');
     }
   }
 

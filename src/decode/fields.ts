@@ -3,6 +3,7 @@
  * a decoded Packet. Declarative filters, `key('ip.dst')`, `p.get(...)` and the JSON form of a
  * packet all use this one table, so a new field is added in one place.
  */
+import { IntstreamError } from '../errors.ts';
 import type { Packet } from './packet.ts';
 
 export type FieldValue = number | boolean | string | undefined;
@@ -117,6 +118,31 @@ export function isFieldName(name: string): name is FieldName {
 
 export function fieldGetter(name: string): (p: Packet) => FieldValue {
   const d = FIELDS.get(name);
-  if (!d) throw new Error(`unknown field '${name}'`);
+  if (!d) throw new IntstreamError('TASK_INVALID', `unknown field '${name}'`, unknownFieldHint(name));
   return d.get;
+}
+
+/** For an unknown field name: the closest known names, and every field of its layer. */
+export function unknownFieldHint(name: string): string {
+  const dist = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = row[0];
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const cur = row[j];
+        row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = cur;
+      }
+    }
+    return row[b.length];
+  };
+  const names = [...FIELDS.keys()];
+  const best = names.map((f) => [f, dist(name, f)] as const).filter(([, d]) => d <= 2).sort((a, b) => a[1] - b[1]).slice(0, 3).map(([f]) => f);
+  const layer = names.filter((f) => f.startsWith(`${name.split('.')[0]}.`));
+  const parts = [];
+  if (best.length) parts.push(`did you mean ${best.join(' or ')}?`);
+  if (layer.length) parts.push(`fields of that layer: ${layer.join(', ')}`);
+  else parts.push('the field names are in the README, section Fields');
+  return parts.join('; ');
 }

@@ -19,7 +19,7 @@
  * `tcp.flags & 0x12 == 0x02`, `ip.proto in {6 17}`.
  */
 import { IntstreamError } from '../errors.ts';
-import { FIELDS, type FieldDef } from '../decode/fields.ts';
+import { FIELDS, unknownFieldHint, type FieldDef } from '../decode/fields.ts';
 import { parseIpv4, parseIpv6 } from '../decode/address-text.ts';
 import type { Packet } from '../decode/packet.ts';
 
@@ -92,8 +92,8 @@ export function parseFilter(src: string): FilterAst {
     if (name === undefined) throw syntax(src, pos, 'expected a field name at end');
     const field = FIELDS.get(name);
     if (!field) {
-      const near = [...FIELDS.keys()].filter((f) => f.startsWith(name.split('.')[0] + '.')).slice(0, 6);
-      throw syntax(src, pos, `unknown field '${name}'${near.length ? ` (fields of that layer: ${near.join(', ')})` : ''}`);
+      if (/^(and|or|not|in)$/.test(name)) throw syntax(src, pos, `expected a field name, found the operator '${name}'`);
+      throw syntax(src, pos, `unknown field '${name}' (${unknownFieldHint(name)})`);
     }
     i++;
     let mask: number | undefined;

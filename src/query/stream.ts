@@ -12,7 +12,7 @@
  * source; everything after it runs once, on the merged stream.
  */
 import type { Packet } from '../decode/packet.ts';
-import type { FieldName } from '../decode/fields.ts';
+import { FIELDS, unknownFieldHint, type FieldName } from '../decode/fields.ts';
 import { IntstreamError } from '../errors.ts';
 import { parseFilter, type FilterAst } from './filter-expr.ts';
 import { count as countAgg, reduceWith, type Aggregate } from './aggregate.ts';
@@ -156,6 +156,7 @@ export class Stream<T> extends Base {
   key(sel: FieldName | ((item: T) => unknown)): KeyedStream<any, T> {
     if (typeof sel === 'string') {
       if (!this.plan.packets) throw new IntstreamError('TASK_INVALID', `key('${sel}'): field names key packets; after map use a function`);
+      if (!FIELDS.has(sel)) throw new IntstreamError('TASK_INVALID', `key('${sel}'): unknown field`, unknownFieldHint(sel));
       this.push({ kind: 'key', field: sel });
     } else this.push({ kind: 'key', fn: sel });
     return new KeyedStream(this.plan);

@@ -2,6 +2,7 @@
  * A task: a name, parameters with defaults, and a query built from the packet stream. Query
  * files `export default defineTask({...})`.
  */
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Packet } from '../decode/packet.ts';
 import { IntstreamError } from '../errors.ts';
 import { packetStream, Plan, type KeyedStream, type Stream, type WindowResult } from './stream.ts';
@@ -60,6 +61,19 @@ export function resolveParams(def: TaskDefinition, given: Record<string, string>
   return out;
 }
 
+const OWN_SRC = new URL('../', import.meta.url).href;
+
+/** file:line of the query's own code in an error's stack (the first frame outside intstream's engine). */
+function queryFrame(e: unknown): string | null {
+  const stack = String((e as Error)?.stack ?? '');
+  for (const m of stack.matchAll(/((?:file:\/\/)?\/[^\s()]+?):(\d+):\d+\)?\s*$/gm)) {
+    const url = m[1].startsWith('file://') ? m[1] : pathToFileURL(m[1]).href;
+    if ((url.startsWith(OWN_SRC) && !url.startsWith(`${OWN_SRC}apps/`)) || url.includes('/node_modules/')) continue;
+    return `${fileURLToPath(url)}:${m[2]}`;
+  }
+  return null;
+}
+
 /** Builds the plan of a task for given parameters. */
 export function buildPlan(def: TaskDefinition, params: Record<string, ParamValue>, settings: RunSettings): Plan {
   const plan = new Plan();
@@ -67,8 +81,10 @@ export function buildPlan(def: TaskDefinition, params: Record<string, ParamValue
   try {
     result = def.query(packetStream(plan), { ...params, ...settings } as any);
   } catch (e) {
-    if (e instanceof IntstreamError) throw new IntstreamError(e.code === 'FILTER_SYNTAX' ? 'FILTER_SYNTAX' : 'TASK_INVALID', `task ${def.name}: ${e.message}`, e.hint);
-    throw new IntstreamError('TASK_INVALID', `task ${def.name}: query failed: ${(e as Error).message}`);
+    const at = queryFrame(e);
+    const where = at ? `${at}: ` : '';
+    if (e instanceof IntstreamError) throw new IntstreamError(e.code === 'FILTER_SYNTAX' ? 'FILTER_SYNTAX' : 'TASK_INVALID', `${where}task ${def.name}: ${e.message}`, e.hint);
+    throw new IntstreamError('TASK_INVALID', `${where}task ${def.name}: query failed: ${(e as Error).message}`);
   }
   if (!result || typeof result !== 'object' || !('plan' in (result as object))) {
     throw new IntstreamError('TASK_INVALID', `task ${def.name}: query must return the stream it built (did you forget 'return'?)`);

@@ -45,11 +45,11 @@ export class TableSink implements Sink {
 
   private flushRows(): void {
     if (this.rows.length === 0) return;
-    const wW = Math.max(6, ...this.rows.map((r) => r[0].length));
+    const wW = Math.max(12, ...this.rows.map((r) => r[0].length));
     const kW = Math.min(46, Math.max(3, ...this.rows.map((r) => r[1].length)));
     let s = '';
     if (!this.headerDone) {
-      s += `${'window'.padEnd(wW)}  ${'key'.padEnd(kW)}  value\n`;
+      s += `${'window (UTC)'.padEnd(wW)}  ${'key'.padEnd(kW)}  value\n`;
       this.headerDone = true;
     }
     const room = Math.max(20, this.width - wW - kW - 4);

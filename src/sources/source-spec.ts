@@ -2,6 +2,7 @@
  * --source specs (DESIGN.md contract): `pcap:PATH` (pcap or pcapng by magic number; `pcap:-`
  * or `-` is standard input). Other drivers register here as they are added.
  */
+import { existsSync } from 'node:fs';
 import { IntstreamError } from '../errors.ts';
 import { openFileInput, streamInput } from './byte-input.ts';
 import { CaptureFileSource } from './capture-file-source.ts';
@@ -54,7 +55,11 @@ export async function openSourceSpec(spec: string): Promise<PacketSource> {
     if (PLANNED.includes(scheme) && !drivers.has(scheme)) {
       throw new IntstreamError('SOURCE_SPEC', `--source ${spec}: the '${scheme}' driver is not available in this build`, `available: ${[...drivers.keys()].join(', ')}`);
     }
-    throw new IntstreamError('SOURCE_SPEC', `--source ${spec}: unknown source type '${scheme || spec}'`, `use one of: ${sourceHelp().join('; ')}`);
+    // the usual slip: a bare capture path
+    if (scheme === '' || /[\\/.]/.test(scheme) || existsSync(spec)) {
+      throw new IntstreamError('SOURCE_SPEC', `--source ${spec}: a source names its type`, `for a capture file: --source pcap:${spec}; types: ${[...drivers.keys()].join(', ')} (see intstream run --help)`);
+    }
+    throw new IntstreamError('SOURCE_SPEC', `--source ${spec}: unknown source type '${scheme}'`, `types: ${[...drivers.keys()].join(', ')} (see intstream run --help)`);
   }
   const src = await d.make(spec, spec.slice(colon + 1));
   return src;

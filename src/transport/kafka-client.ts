@@ -181,7 +181,7 @@ export function wrapKafkaError(err: unknown, bootstrap: string, operation: strin
     ? new IntstreamError(
         'KAFKA_UNREACHABLE',
         `Kafka ${operation}: no broker answers at ${bootstrap} (${innermostMessage(err)})`,
-        'start one with: bash scripts/kafka.sh up (or pass the right --bootstrap)',
+        'start one with: npm run kafka:up (or give the address of a running broker)',
       )
     : new IntstreamError('TRANSPORT', `Kafka ${operation} at ${bootstrap} failed: ${innermostMessage(err)}`);
   (wrapped as Error).cause = err;

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CAPTURES, ROOT, jsonl, runCli } from '../support/run-cli.ts';
+import { spawnSync } from 'node:child_process';
+import { BIN, CAPTURES, ROOT, jsonl, runCli } from '../support/run-cli.ts';
 import { haveTshark, tsharkRows } from '../support/tshark-filter.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'intstream-cli-'));
@@ -27,7 +28,7 @@ test('the README first command: tcp-new-conn on the bundled sample, as a table',
   const r = await runCli(['run', 'tcp-new-conn', '--source', 'pcap:samples/demo.pcap']);
   assert.equal(r.code, 0, r.stderr);
   const rows = r.stdout.trim().split('\n');
-  assert.match(rows[0], /^window\s+key\s+value$/);
+  assert.match(rows[0], /^window \(UTC\)\s+key\s+value$/);
   // Independent answer: tshark's SYN count per 10 s window and destination, > 100.
   const counts = new Map<string, number>();
   for (const [t, d] of tsharkRows(demo, 'tcp.flags.syn == 1 && tcp.flags.ack == 0', ['frame.time_epoch', 'ip.dst'])) {
@@ -99,6 +100,11 @@ test('errors: one line naming the thing at fault, exit 2 for usage, 1 at run tim
     [['run', 'tcp-new-conn', '-s', `pcap:${join(CAPTURES, 'malformed/pcap-invalid-version-1.pcap')}`], 1, /pcap-invalid-version-1.pcap: offset 4: unsupported pcap version/],
     [['run', 'tcp-new-conn', '-s', `pcap:${join(CAPTURES, 'malformed/shb-option-too-long.pcapng')}`], 1, /shb-option-too-long.pcapng: offset 0: /],
     [['run', 'tcp-new-conn', '-s', `pcap:${join(ROOT, 'package.json')}`], 1, /package.json: offset 0: not a pcap or pcapng file/],
+    [['run', 'tcp-new-conn', '-s', demo], 2, /--source .*demo.pcap: a source names its type\n  hint: for a capture file: --source pcap:.*demo.pcap/],
+    [['run', 'tcp-new-conn', '-s', '-', '-s', 'pcap:-'], 2, /standard input given as a source more than once/],
+    [['run', 'tcp-new-conn', '-s', `pcap:${demo}`, '-o', '/nonexistent/dir/out.txt'], 2, /--out \/nonexistent\/dir\/out.txt: directory \/nonexistent\/dir does not exist/],
+    [['run', 'tcp-new-conn', '-s', `pcap:${demo}`, '--stats', tmp], 2, /--stats .*: is a directory/],
+    [['run', 'tcp-new-conn', '-s', `pcap:${demo}`, '--transport', 'kafka://127.0.0.1:1'], 1, /no broker answers at 127.0.0.1:1 .*\n  hint: start one with: npm run kafka:up/],
   ];
   for (const [args, code, re] of cases) {
     const r = await runCli(args);
@@ -106,6 +112,34 @@ test('errors: one line naming the thing at fault, exit 2 for usage, 1 at run tim
     assert.match(r.stderr, re, args.join(' '));
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
+});
+
+test('a run that fails to start prints no "(no results)" and leaves an existing --out file alone', async () => {
+  const out = join(tmp, 'precious.txt');
+  writeFileSync(out, 'precious\n');
+  const runs = [
+    ['-s', `pcap:${demo}`, '-p', 'thresold=1'],
+    ['-s', 'carrier-pigeon:x'],
+    ['-s', 'pcap:/nonexistent.pcap'],
+  ];
+  for (const args of runs) {
+    const r = await runCli(['run', 'tcp-new-conn', ...args, '-o', out]);
+    assert.notEqual(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '', args.join(' '));
+    assert.equal(readFileSync(out, 'utf8'), 'precious\n', args.join(' '));
+  }
+  // and a run that works but finds nothing still says so
+  const none = await runCli(['run', 'tcp-new-conn', '-s', `pcap:${demo}`, '-p', 'threshold=1000000', '-q']);
+  assert.equal(none.code, 0);
+  assert.equal(none.stdout, '(no results)\n');
+});
+
+test('output piped into a reader that stops early (head): exit 0, no stack trace', () => {
+  // tcp-new-conn at threshold 0 in 1 s windows prints far more table rows than head reads
+  const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" run tcp-new-conn -s pcap:${demo} -p threshold=0 -w 1s -q | head -2`], { encoding: 'utf8' });
+  assert.equal(r.stdout.split('\n').filter(Boolean).length, 2);
+  assert.doesNotMatch(r.stderr, /EPIPE|\n\s+at /, r.stderr);
+  assert.equal(r.status, 0, 'intstream itself exits 0');
 });
 
 test('a malformed file mid-way: what was read counts, the rest is reported with its offset', async () => {
@@ -151,7 +185,7 @@ export default defineTask({
   writeFileSync(bad, `import { defineTask } from 'intstream';\nexport default defineTask({\n  name: 'broken',\n  description: 'x',\n  params: {},\n  query: (p) => p.filter('tcp.syn and and'),\n});\n`);
   const e1 = await runCli(['run', bad, '-s', `pcap:${demo}`]);
   assert.equal(e1.code, 2);
-  assert.match(e1.stderr, /task broken: filter "tcp.syn and and": column 13: unknown field 'and'/);
+  assert.match(e1.stderr, /broken.ts:\d+: task broken: filter "tcp.syn and and": column 13: expected a field name, found the operator 'and'/);
 
   const syntax = join(tmp, 'syntax.ts');
   writeFileSync(syntax, `import { defineTask } from 'intstream';\n\nexport default defineTask({\n  name: 'syntax',\n  query: (p) => p.filter(\n});\n`);

@@ -79,6 +79,21 @@ describe('distributed: runtime, 3 agents, 2 GSP workers', { skip: avail.ok ? fal
     assert.equal(d.stages.local.skipped, 1);
   });
 
+  test('an agent whose source cannot be opened: the task ends, the agent shows failed with the reason', async () => {
+    cluster.agent('f0', 'pcap:/nonexistent/missing.pcap');
+    await waitFor(async () => (await cluster.api('GET', '/agents')).data.agents.some((a: any) => a.up && a.name === 'f0'), 20_000, 'agent up');
+    const sub = await cluster.api('POST', '/tasks', { app: 'tcp-new-conn', params: PARAMS, window: 1, agents: { names: ['f0'] } });
+    const id = sub.data.id;
+    await waitFor(async () => (await cluster.api('GET', `/tasks/${id}`)).data.status === 'finished', 30_000, 'task ended');
+    const d = (await cluster.api('GET', `/tasks/${id}`)).data;
+    const f0 = d.agents_detail.find((a: any) => a.name === 'f0');
+    assert.equal(f0.state, 'failed');
+    assert.match(f0.error, /missing.pcap: cannot open \(ENOENT\)/);
+    const cli = spawnSync(process.execPath, [BIN, 'tasks', id, '--runtime', cluster.runtimeUrl], { encoding: 'utf8' });
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout, /agent f0 \(up\) failed: .*\n {4}error: .*missing.pcap: cannot open \(ENOENT\)/);
+  });
+
   for (const app of ['tcp-new-conn', 'super-spreader', 'heavy-hitter']) {
     test(`${app}: same results as intstream run over the whole capture`, async () => {
       const expected = canonical(await reference(app));

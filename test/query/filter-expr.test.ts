@@ -84,7 +84,8 @@ for (const f of FILES) {
 test('syntax errors name the column and what was expected', () => {
   const cases: [string, RegExp][] = [
     ['tcp.syn and', /column 12: expected a field name at end/],
-    ['tcp.sny', /column 1: unknown field 'tcp.sny' \(fields of that layer: tcp\.sport/],
+    ['tcp.sny', /column 1: unknown field 'tcp.sny' \(did you mean tcp\.seq or tcp\.syn\?; fields of that layer: tcp\.sport, .*tcp\.payload_len\)/],
+    ['tcp.syn and and tcp.fin', /column 13: expected a field name, found the operator 'and'/],
     ['ip.dst == 10.0.0.300', /'10.0.0.300' is not an IPv4 or IPv6 address/],
     ['ip.dst in 10.0.0.0/33', /bad IPv4 prefix length/],
     ['(tcp.syn', /expected '\)'/],
