@@ -124,6 +124,10 @@ Examples:
         if (o.out && out) await new Promise<void>((r) => { (out as WriteStream).once('close', () => r()); out.end(); });
       }
       for (const w of stats.warnings) process.stderr.write(`intstream: warning: ${w}\n`);
+      // INT on a capture needs to be told which traffic is telemetry
+      if ('int_port' in (def.params ?? {}) && stats.items_read > 0 && stats.after_filter === 0 && !params.int_port && !params.int_dscp && !params.int_md_port && !sources.some((x) => x.startsWith('int:'))) {
+        process.stderr.write(`intstream: warning: no INT report among ${stats.items_read} packets: on a capture, give the reports' UDP port (-p int_port=N; int-gen writes 32766), or -p int_dscp=N / int_md_port=N for INT-MD in flight\n`);
+      }
       if (o.stats) await writeFile(o.stats, JSON.stringify(stats, null, 2) + '\n');
       if (!o.quiet) process.stderr.write(summary(stats) + '\n');
       // results so far are out; a source that broke off still makes the run a failure

@@ -134,6 +134,14 @@ test('a run that fails to start prints no "(no results)" and leaves an existing 
   assert.equal(none.stdout, '(no results)\n');
 });
 
+test('int-collector on a capture without int_port: a warning says what to give', async () => {
+  const r = await runCli(['run', 'int-collector', '-s', `pcap:${demo}`, '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /warning: no INT report among \d+ packets: on a capture, give the reports' UDP port \(-p int_port=N/);
+  const ok = await runCli(['run', 'tcp-new-conn', '-s', `pcap:${demo}`, '-q']);
+  assert.doesNotMatch(ok.stderr, /INT report/);
+});
+
 test('output piped into a reader that stops early (head): exit 0, no stack trace', () => {
   // tcp-new-conn at threshold 0 in 1 s windows prints far more table rows than head reads
   const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" run tcp-new-conn -s pcap:${demo} -p threshold=0 -w 1s -q | head -2`], { encoding: 'utf8' });
