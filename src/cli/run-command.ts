@@ -76,6 +76,9 @@ Examples:
       const sources = o.source as string[];
       if (sources.length === 0) throw new IntstreamError('USAGE', 'no --source given', 'e.g. intstream run tcp-new-conn --source pcap:samples/demo.pcap');
       if (sources.filter((x) => x === '-' || x === 'pcap:-').length > 1) throw new IntstreamError('USAGE', 'standard input given as a source more than once');
+      if (o.time === 'processing' && !sources.some((x) => /^(live|erspan|gre):/.test(x))) {
+        throw new IntstreamError('USAGE', '--time processing applies to live sources (live:, erspan:, gre:)', 'files and exporters are windowed by their own timestamps');
+      }
       const probeRate = /^\s*([\d.]+)\s*(?:\/\s*s)?\s*$/.exec(String(o.probeRate));
       if (!probeRate || !(Number(probeRate[1]) > 0)) throw new IntstreamError('USAGE', `--probe-rate ${o.probeRate}: expected probes a second, e.g. 10/s`);
       const sendProbe = createProber({ allow: o.allowProbe as string[], ratePerSec: Number(probeRate[1]) });

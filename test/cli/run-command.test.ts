@@ -102,6 +102,7 @@ test('errors: one line naming the thing at fault, exit 2 for usage, 1 at run tim
     [['run', 'tcp-new-conn', '-s', `pcap:${join(ROOT, 'package.json')}`], 1, /package.json: offset 0: not a pcap or pcapng file/],
     [['run', 'tcp-new-conn', '-s', demo], 2, /--source .*demo.pcap: a source names its type\n  hint: for a capture file: --source pcap:.*demo.pcap/],
     [['run', 'tcp-new-conn', '-s', '-', '-s', 'pcap:-'], 2, /standard input given as a source more than once/],
+    [['run', 'tcp-new-conn', '-s', `pcap:${demo}`, '--time', 'processing'], 2, /--time processing applies to live sources/],
     [['run', 'tcp-new-conn', '-s', `pcap:${demo}`, '-o', '/nonexistent/dir/out.txt'], 2, /--out \/nonexistent\/dir\/out.txt: directory \/nonexistent\/dir does not exist/],
     [['run', 'tcp-new-conn', '-s', `pcap:${demo}`, '--stats', tmp], 2, /--stats .*: is a directory/],
     [['run', 'tcp-new-conn', '-s', `pcap:${demo}`, '--transport', 'kafka://127.0.0.1:1'], 1, /no broker answers at 127.0.0.1:1 .*\n  hint: start one with: npm run kafka:up/],
