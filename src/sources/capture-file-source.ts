@@ -395,10 +395,13 @@ export class CaptureFileSource implements PacketSource {
       return 0;
     }
     const t = type === 3 ? 0 : unitsToSeconds(hi, lo, iface.unitsPerSec, iface.tsOffsetSec);
-    if (this.reject !== null && iface.linkType === 1) {
-      const r = this.leaveOut(data, capLen, wireLen, t, n);
-      if (r < 0) return -1;
-      if (r > 0) return 0;
+    if (this.reject !== null) {
+      if (iface.linkType === 1) {
+        const r = this.leaveOut(data, capLen, wireLen, t, n);
+        if (r < 0) return -1;
+        if (r > 0) return 0;
+      }
+      // every kept record, whatever its interface, carries the times left out before it
       b.leftOutTs[n] = b.leftOutTailTs;
       b.leftOutTailTs = -Infinity;
     }

@@ -12,7 +12,7 @@
  *     items read, items passed and per-window counters as the local stage applying nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -30,6 +30,7 @@ import { SkipCounters } from '../../src/sources/skip-counters.ts';
 import { generate } from '../../tools/gen-traffic.ts';
 import { mulberry32 } from '../../tools/prng.ts';
 import { CAPTURES } from '../support/run-cli.ts';
+import { PcapngWriter } from '../support/pcap-writer.ts';
 
 const FILTERS = [
   'tcp.syn and not tcp.ack_flag',
@@ -151,6 +152,41 @@ test('complete on plain TCP/UDP packets of generated traffic', async () => {
   assert.ok(plainFailing > 100_000, `plain packets failing a filter: ${plainFailing}`);
   assert.equal(plainRejected, plainFailing);
   assert.ok(rejected >= plainRejected);
+});
+
+/** A TCP segment: an Ethernet frame, or the bare IPv4 packet for a raw (101) interface. */
+function segment(flags: number, dst: number, ethernet: boolean): Uint8Array {
+  const ip = new Uint8Array(40);
+  const v = new DataView(ip.buffer);
+  ip[0] = 0x45; v.setUint16(2, 40); ip[8] = 64; ip[9] = 6;
+  ip.set([10, 0, 0, 1], 12); ip.set([10, 0, 0, dst], 16);
+  v.setUint16(20, 40000); v.setUint16(22, 80); ip[32] = 5 << 4; ip[33] = flags;
+  if (!ethernet) return ip;
+  const f = new Uint8Array(14 + 40);
+  f[12] = 0x08;
+  f.set(ip, 14);
+  return f;
+}
+
+test('pcapng with Ethernet and raw interfaces, out of order: a left-out record still moves the clock before the next kept one', async () => {
+  // Sequence (t in s): Ethernet ACK t=120 (left out by "SYN without ACK"), raw SYN t=95 (kept:
+  // only Ethernet records are pre-filtered), Ethernet SYN t=121. With lateness 2, the source's
+  // clock is at 118 when the raw SYN comes, so its window [90, 100) has closed: late, as when
+  // nothing is pre-filtered.
+  const us = (t: number) => BigInt(Math.round((1_700_000_000 + t) * 1e6));
+  const w = new PcapngWriter().shb().idb({ linkType: 1 }).idb({ linkType: 101 });
+  w.epb({ ifId: 0, ts: us(120), data: segment(0x10, 1, true) });
+  w.epb({ ifId: 1, ts: us(95), data: segment(0x02, 2, false) });
+  w.epb({ ifId: 0, ts: us(121), data: segment(0x02, 3, true) });
+  const file = join(tmp, 'mixed-link.pcapng');
+  writeFileSync(file, w.bytes());
+  const off = await runLocal('tcp-new-conn', file, 'off', 0, { threshold: 0 });
+  assert.equal(off.result.skipped.late, 1, 'the raw SYN is late when nothing is left out');
+  for (const mode of ['source', 'loop'] as const) {
+    const r = await runLocal('tcp-new-conn', file, mode, 0, { threshold: 0 });
+    assert.deepEqual(r.result, off.result, mode);
+  }
+  assert.equal((await runLocal('tcp-new-conn', file, 'source', 0, { threshold: 0 })).leftOut, 1);
 });
 
 async function runLocal(task: string, file: string, prefilter: 'source' | 'loop' | 'off', windowSize: number, params: Record<string, unknown> = {}) {
