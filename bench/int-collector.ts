@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTask } from '../src/run-task.ts';
 import intCollector from '../src/apps/int-collector.ts';
-import { encodeReport, encodeReportFrame, pcapFile } from '../tools/int-gen.ts';
+import { encodeReport, encodeReportFrame, pcapFile } from '../src/gen/int-gen.ts';
 import { flowPerPathSeries } from '../src/int/gen-series.ts';
 import { Packet } from '../src/decode/packet.ts';
 import { decodePacket } from '../src/decode/decoder.ts';

@@ -1,5 +1,5 @@
 // INT report decoding throughput: 1M TR v2.0 reports, 6 hops each, every INT v2.x baseline
-// metadata field (instruction bitmap 0xff80), generated in memory by tools/int-gen.ts and then
+// metadata field (instruction bitmap 0xff80), generated in memory by src/gen/int-gen.ts and then
 // decoded with one reusable IntReport. Prints reports/s and MB/s (report bytes = UDP payload).
 //
 //   node bench/int-parse.ts [--reports N] [--hops N] [--passes N]
@@ -7,7 +7,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createIntReport, decodeIntReport, INT_OK } from '../src/decode/int/index.ts';
-import { encodeReportInto, maxReportSize, reportSeries } from '../tools/int-gen.ts';
+import { encodeReportInto, maxReportSize, reportSeries } from '../src/gen/int-gen.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

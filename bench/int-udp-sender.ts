@@ -4,7 +4,7 @@
 //
 //   node bench/int-udp-sender.ts HOST PORT RATE SECONDS
 import { createSocket } from 'node:dgram';
-import { encodeReport } from '../tools/int-gen.ts';
+import { encodeReport } from '../src/gen/int-gen.ts';
 import { flowPerPathSeries } from '../src/int/gen-series.ts';
 
 const [host, portS, rateS, secS] = process.argv.slice(2);

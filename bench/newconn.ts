@@ -2,11 +2,14 @@
  * `npm run bench`: tcp-new-conn end to end against the C reference and tcpdump, same file, same
  * run, one core each (taskset -c 0). Not a test: it prints figures, it never fails on time.
  *
- *   1. generates bench/data/bench-5m.pcap once (tools/gen-traffic.ts, 5 M packets, anomalies)
- *   2. builds shared/bench/ref-newconn.c with libpcap (Debian libpcap-dev)
+ *   1. generates bench/data/bench-PACKETS.pcap once (tools/gen-traffic.ts, 5 M packets, anomalies)
+ *   2. builds the C reference bench/ref-newconn.c (tcp-new-conn as a plain libpcap loop) into
+ *      bench/data/ref-newconn: cc -O2 ... -lpcap (Debian: libpcap-dev); without a C compiler or
+ *      libpcap it says so and runs the rest
  *   3. warms the page cache, then runs each command --runs times (default 5), interleaved,
  *      and keeps the best wall time of each
- *   4. checks that intstream's results equal the C reference's (sorted JSON lines)
+ *   4. checks that intstream's results equal the C reference's (sorted JSON lines); the exit
+ *      status is 1 when they differ
  *   5. prints packets/s, intstream / C ratio, and intstream's peak RSS
  *
  * Options: --packets N (default 5000000), --runs N, --file PATH (use an existing capture).
@@ -30,10 +33,16 @@ if (!existsSync(file)) {
   process.stderr.write(`generating ${file} (${packets} packets)...\n`);
   await generate(file, { packets, seconds: 60, seed: 1, start: 1700000000, hosts: 100000, anomalies: true });
 }
-const refSrc = resolve(root, '..', 'shared', 'bench', 'ref-newconn.c');
+const refSrc = join(root, 'bench', 'ref-newconn.c');
 const refBin = join(data, 'ref-newconn');
-if (existsSync(refSrc) && (!existsSync(refBin) || statSync(refBin).mtimeMs < statSync(refSrc).mtimeMs)) {
-  execFileSync('cc', ['-O2', '-o', refBin, refSrc, '-lpcap'], { stdio: 'inherit' });
+let haveRef = existsSync(refBin) && statSync(refBin).mtimeMs >= statSync(refSrc).mtimeMs;
+if (!haveRef) {
+  try {
+    execFileSync('cc', ['-O2', '-o', refBin, refSrc, '-lpcap'], { stdio: 'inherit' });
+    haveRef = true;
+  } catch (e) {
+    process.stderr.write(`cannot build the C reference (${(e as Error).message.split('\n')[0]}): it needs a C compiler and libpcap (Debian: apt-get install gcc libpcap-dev); running without it\n`);
+  }
 }
 readFileSync(file); // page cache warm for everyone (and an honest size for the report)
 const bytes = statSync(file).size;
@@ -46,7 +55,7 @@ const bpf = '(tcp[13] & 0x12 == 2) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 ==
 const cmds: Cmd[] = [
   { name: 'intstream tcp-new-conn', argv: [node, join(root, 'bin', 'intstream.js'), 'run', 'tcp-new-conn', '--source', `pcap:${file}`, '--format', 'jsonl', '-q', '--stats', join(data, 'bench-stats.json')], out: join(data, 'intstream.jsonl') },
 ];
-if (existsSync(refBin)) cmds.push({ name: 'C reference (libpcap)', argv: [refBin, file, '10', '100'], out: join(data, 'ref.jsonl') });
+if (haveRef) cmds.push({ name: 'C reference (libpcap)', argv: [refBin, file, '10', '100'], out: join(data, 'ref.jsonl') });
 if (existsSync('/usr/bin/tcpdump') || existsSync('/usr/sbin/tcpdump')) cmds.push({ name: 'tcpdump -r -w /dev/null (BPF)', argv: ['tcpdump', '-r', file, '-w', '/dev/null', bpf] });
 
 const best = new Map<string, { wall: number; rssKb: number }>();
@@ -68,7 +77,7 @@ for (let r = 0; r < runs; r++) {
 const stats = JSON.parse(readFileSync(join(data, 'bench-stats.json'), 'utf8'));
 const n = stats.items_read as number;
 const sorted = (f: string) => readFileSync(f, 'utf8').split('\n').filter(Boolean).sort().join('\n');
-const same = existsSync(join(data, 'ref.jsonl')) ? sorted(join(data, 'intstream.jsonl')) === sorted(join(data, 'ref.jsonl')) : null;
+const same = haveRef ? sorted(join(data, 'intstream.jsonl')) === sorted(join(data, 'ref.jsonl')) : null;
 
 const lines = [`file: ${file} (${n.toLocaleString('en-US')} packets, ${(bytes / 1e6).toFixed(0)} MB); best of ${runs} runs, one core each (taskset -c 0)`, ''];
 lines.push(`${'command'.padEnd(32)} ${'wall s'.padStart(8)} ${'Mpkt/s'.padStart(8)} ${'MB/s'.padStart(8)} ${'peak RSS MB'.padStart(12)}`);
@@ -82,3 +91,4 @@ if (ref) lines.push(`intstream / C reference speed ratio: ${(ref.wall / ours.wal
 lines.push(`intstream peak RSS: ${(ours.rssKb / 1024).toFixed(0)} MB (target < 300 MB)`);
 if (same !== null) lines.push(`results identical to the C reference: ${same ? 'yes' : 'NO'}`);
 process.stdout.write(lines.join('\n') + '\n');
+if (same === false) process.exitCode = 1;

@@ -18,7 +18,7 @@ import { generate } from '../tools/gen-traffic.ts';
 
 const { values } = parseArgs({ options: { packets: { type: 'string', default: '2000000' }, seconds: { type: 'string', default: '60' }, json: { type: 'boolean', default: false } } });
 const packets = Number(values.packets), seconds = Number(values.seconds);
-const captures = new URL('../../shared/captures/', import.meta.url).pathname;
+const captures = new URL('../test/captures/', import.meta.url).pathname;
 const real = ['attack', 'mixed', 'edge', 'tunnel', 'pcapng'].flatMap((d) => readdirSync(join(captures, d)).sort().map((f) => join(captures, d, f)));
 
 const gen = join(tmpdir(), `intstream-reduction-${packets}-${seconds}.pcap`);

@@ -15,9 +15,10 @@ export type ErrorCode =
   | 'TRANSPORT' // the transport between stages failed
   | 'KAFKA_UNREACHABLE'
   | 'SINK' // an output sink (InfluxDB, Prometheus, Kafka) cannot take results
+  | 'UNSUPPORTED' // this Node.js lacks what the command needs
   | 'INTERNAL';
 
-/** Exit status for each code: 2 for the user's input, 1 for a runtime failure (DESIGN.md). */
+/** Exit status for each code: 2 for the user's input, 1 for a runtime failure (docs/contracts.md). */
 export function exitCodeFor(code: ErrorCode): number {
   return code === 'USAGE' || code === 'TASK_INVALID' || code === 'TASK_NOT_FOUND' ||
     code === 'FILTER_SYNTAX' || code === 'SOURCE_SPEC'

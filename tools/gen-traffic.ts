@@ -18,7 +18,7 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { mulberry32 as rng } from './prng.ts';
+import { mulberry32 as rng } from '../src/gen/prng.ts';
 
 
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;

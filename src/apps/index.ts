@@ -1,7 +1,9 @@
 /**
- * The built-in applications (shared/docs/APPLICATIONS.md), by name. Each is a readable query
+ * The built-in applications (docs/applications.md), by name. Each is a readable query
  * file in this folder; add one by writing the file and listing it here.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { TaskDefinition } from '../query/task.ts';
 
 const loaders: Record<string, () => Promise<{ default: TaskDefinition<any> }>> = {
@@ -30,7 +32,12 @@ export async function loadBuiltin(name: string): Promise<TaskDefinition<any> | u
   return l ? (await l()).default : undefined;
 }
 
-/** Path of a built-in's query file, to show users what to copy. */
+/**
+ * Path of a built-in's readable TypeScript query file, to show users what to copy: this folder
+ * in a checkout; in the compiled package (dist/apps) the shipped sources in src/apps.
+ */
 export function builtinPath(name: string): string {
-  return new URL(`./${name}.ts`, import.meta.url).pathname;
+  const here = new URL(`./${name}.ts`, import.meta.url);
+  const shipped = new URL(`../../src/apps/${name}.ts`, import.meta.url);
+  return fileURLToPath(import.meta.url.endsWith('.ts') || !existsSync(shipped) ? here : shipped);
 }

@@ -4,7 +4,7 @@
  * emitted when retransmissions >= threshold. rtt_ms is the average of a ping probe to the
  * destination when probing is allowed for it, else null.
  *
- * Definition (APPLICATIONS.md): a data segment (payload > 0) is a retransmission when its end
+ * Definition (docs/applications.md): a data segment (payload > 0) is a retransmission when its end
  * sequence number (seq + payload length mod 2^32) is not after the highest end sequence number
  * seen earlier in the same direction of the same flow, anywhere earlier in the input. "Earlier"
  * is event-time order; segments with equal timestamps are ordered by source (the order of

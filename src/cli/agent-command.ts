@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { IntstreamError } from '../errors.ts';
 import { parseDuration } from './format.ts';
-import { runtimeUrl, token, untilSignal } from './control-options.ts';
+import { runtimeUrl, token, serveUntilSignal } from './control-options.ts';
 
 export function agentCommand(): Command {
   return new Command('agent')
@@ -33,7 +33,6 @@ Examples:
       });
       await agent.start();
       agent.log(`registered with ${runtimeUrl(o)}`);
-      await untilSignal();
-      await agent.stop();
+      await serveUntilSignal('agent', () => agent.stop());
     });
 }

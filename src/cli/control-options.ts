@@ -20,3 +20,22 @@ export function untilSignal(): Promise<string> {
     process.once('SIGTERM', () => r('SIGTERM'));
   });
 }
+
+/**
+ * A service's life after start: waits for SIGINT or SIGTERM, then stops it. The stop is bounded:
+ * after `graceMs`, or on a second signal, the process exits at once (status 1, with a line
+ * saying so), so that a service whose broker or clients hang still ends when asked. Once
+ * stopped, any handle a library left open (a client's reconnect timer) cannot keep it alive.
+ */
+export async function serveUntilSignal(name: string, stop: () => Promise<void>, graceMs = 5000): Promise<void> {
+  const sig = await untilSignal();
+  const force = (why: string) => () => {
+    process.stderr.write(`intstream ${name}: ${why}; exiting now\n`);
+    process.exit(1);
+  };
+  process.once('SIGINT', force('second signal'));
+  process.once('SIGTERM', force('second signal'));
+  setTimeout(force(`not stopped ${graceMs / 1000} s after ${sig}`), graceMs).unref();
+  await stop();
+  setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+}

@@ -1,7 +1,7 @@
 /** `intstream gsp`: a GSP worker, one member of each task's Kafka consumer group. */
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { runtimeUrl, token, untilSignal } from './control-options.ts';
+import { runtimeUrl, token, serveUntilSignal } from './control-options.ts';
 
 export function gspCommand(): Command {
   return new Command('gsp')
@@ -18,7 +18,6 @@ Examples:
       const w = new GspWorker({ name: o.name ?? `${hostname()}-${process.pid}`, runtime: runtimeUrl(o), token: token(o, true)!, kafka: o.kafka });
       w.start();
       w.log(`taking tasks from ${runtimeUrl(o)}`);
-      await untilSignal();
-      await w.stop();
+      await serveUntilSignal('gsp', () => w.stop());
     });
 }

@@ -1,12 +1,12 @@
 /**
  * `intstream int-gen`: spec-conformant INT Telemetry Reports (TR v0.5 / v1.0 / v2.0 with INT
- * v0.5 / v1.0 / v2.x INT-MD) to a pcap file or to UDP at a rate, from tools/int-gen.ts.
+ * v0.5 / v1.0 / v2.x INT-MD) to a pcap file or to UDP at a rate, from src/gen/int-gen.ts.
  */
 import { writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { Command, Option } from 'commander';
 import { IntstreamError } from '../errors.ts';
-import type { TrVersion } from '../../tools/int-gen.ts';
+import type { TrVersion } from '../gen/int-gen.ts';
 
 function num(name: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(v);
@@ -34,7 +34,7 @@ Examples:
   $ intstream int-gen --report-version 1.0 --hops 4 --reports 5000 --udp 127.0.0.1:32766 --rate 1000
   $ intstream run int-collector -s pcap:reports.pcap -p int_port=32766 --format jsonl`)
     .action(async (o: Record<string, any>) => {
-      const { encodeReport, encodeReportFrame, pcapFile, reportSeries } = await import('../../tools/int-gen.ts');
+      const { encodeReport, encodeReportFrame, pcapFile, reportSeries } = await import('../gen/int-gen.ts');
       const { flowPerPathSeries } = await import('../int/gen-series.ts');
       const version = o.reportVersion as TrVersion;
       const hops = num('hops', o.hops, 0, 255);

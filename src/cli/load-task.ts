@@ -3,26 +3,35 @@
  * (Node's type stripping: no build step). Query files import the API as 'intstream' from
  * anywhere on disk; a resolve hook maps that name to this checkout.
  */
-import { registerHooks } from 'node:module';
+import * as nodeModule from 'node:module';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { IntstreamError } from '../errors.ts';
-import { builtinNames, loadBuiltin } from '../apps/index.ts';
+import { builtinNames, builtinPath, loadBuiltin } from '../apps/index.ts';
 import type { TaskDefinition } from '../query/task.ts';
 
-const apiUrl = new URL('../index.ts', import.meta.url).href;
+/** '.ts' when running from the sources (a checkout), '.js' from the compiled package (dist/). */
+const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 let hooked = false;
 
-function hookApiName(): void {
+/** 'intstream' → this installation's API, and TypeScript query files on any supported Node (query-hooks.ts). */
+async function hookQueryFiles(): Promise<void> {
   if (hooked) return;
   hooked = true;
-  registerHooks({
-    resolve(specifier, context, next) {
-      if (specifier === 'intstream') return { url: apiUrl, shortCircuit: true, format: 'module-typescript' };
-      return next(specifier, context);
-    },
-  });
+  const data = {
+    apiUrl: new URL(`../index${EXT}`, import.meta.url).href,
+    strip: !(process.features as { typescript?: unknown }).typescript,
+  };
+  const hooksUrl = new URL(`./query-hooks${EXT}`, import.meta.url);
+  const m = nodeModule as unknown as { registerHooks?: (h: object) => void; register(url: URL, options: { data: unknown }): void };
+  if (m.registerHooks) {
+    const hooks = await import(hooksUrl.href) as typeof import('./query-hooks.ts');
+    hooks.initialize(data);
+    m.registerHooks({ resolve: hooks.resolve, load: hooks.load });
+  } else {
+    m.register(hooksUrl, { data });
+  }
 }
 
 /** file:line of the first stack frame inside `file`, if any. */
@@ -41,7 +50,7 @@ export function locate(e: unknown, file: string): string {
 
 export async function loadTask(nameOrPath: string): Promise<{ def: TaskDefinition<any>; file: string }> {
   const builtin = await loadBuiltin(nameOrPath);
-  if (builtin) return { def: builtin, file: fileURLToPath(new URL(`../apps/${nameOrPath}.ts`, import.meta.url)) };
+  if (builtin) return { def: builtin, file: builtinPath(nameOrPath) };
   const looksLikePath = /[\\/.]/.test(nameOrPath);
   const file = resolve(nameOrPath);
   if (!existsSync(file)) {
@@ -50,7 +59,7 @@ export async function loadTask(nameOrPath: string): Promise<{ def: TaskDefinitio
     }
     throw new IntstreamError('TASK_NOT_FOUND', `${nameOrPath}: no such query file`);
   }
-  hookApiName();
+  await hookQueryFiles();
   let mod: { default?: unknown };
   try {
     mod = await import(pathToFileURL(file).href);

@@ -1,7 +1,8 @@
 /**
  * The `intstream` command. One module per subcommand; usage errors print one line and exit 2,
- * runtime failures exit 1 (DESIGN.md), never with a stack trace unless INTSTREAM_DEBUG=1.
+ * runtime failures exit 1 (docs/contracts.md), never with a stack trace unless INTSTREAM_DEBUG=1.
  */
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, IntstreamError } from '../errors.ts';
 import { appsCommand } from './apps-command.ts';
@@ -15,6 +16,9 @@ import { resultsCommand } from './results-command.ts';
 import { stopCommand } from './stop-command.ts';
 import { intGenCommand } from './int-gen-command.ts';
 
+/** The package's version (package.json sits two levels up from src/cli and from dist/cli). */
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
 export async function main(argv: string[]): Promise<number> {
   // `intstream run ... | head`: the reader went away; stop quietly, as other Unix tools do
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -24,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   const program = new Command('intstream')
     .description('intent-driven streaming network telemetry: queries run near each source, then globally')
-    .version('0.1.0')
+    .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

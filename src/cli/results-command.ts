@@ -1,5 +1,6 @@
 /** `intstream results TASK [--follow]`: a task's results as JSON Lines (deduplicated by the runtime). */
 import { Command } from 'commander';
+import { IntstreamError } from '../errors.ts';
 import { RuntimeClient } from '../control/http-client.ts';
 import { runtimeUrl, token } from './control-options.ts';
 
@@ -9,12 +10,12 @@ export function resultsCommand(): Command {
     .argument('<id>', 'task id')
     .option('--runtime <url>', 'runtime URL (default $INTSTREAM_RUNTIME or http://127.0.0.1:7070)')
     .option('--token <token>', 'token (default $INTSTREAM_TOKEN)')
-    .option('-f, --follow', 'stream new results as they come (server-sent events)')
+    .option('-f, --follow', 'stream new results as they come (server-sent events), until the task is stopped or finished')
     .option('--limit <n>', 'most recent results to print', '100000')
     .action(async (id: string, o: Record<string, any>) => {
       const url = runtimeUrl(o);
       const client = new RuntimeClient(url, token(o, false));
-      // the DESIGN.md JSON Lines form: "task" is the task's name (the runtime keys results by id)
+      // the JSON Lines form of docs/contracts.md: "task" is the task's name (the runtime keys results by id)
       const { name } = await client.call('GET', `/tasks/${encodeURIComponent(id)}`);
       const line = (r: any) => process.stdout.write(JSON.stringify({ task: name ?? r.task, window: r.window, key: r.key, value: r.value }) + '\n');
       if (!o.follow) {
@@ -22,19 +23,37 @@ export function resultsCommand(): Command {
         for (const r of results) line(r);
         return;
       }
-      const res = await fetch(`${url.replace(/\/+$/, '')}/api/v1/tasks/${encodeURIComponent(id)}/events`);
-      if (!res.ok || !res.body) throw new Error(`runtime: ${res.status}`);
+      const res = await fetch(`${url.replace(/\/+$/, '')}/api/v1/tasks/${encodeURIComponent(id)}/events`, { headers: client.headers() });
+      if (!res.ok || !res.body) throw new IntstreamError('TRANSPORT', `runtime ${url}: ${res.status} ${res.statusText}`);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
       const dec = new TextDecoder();
       let buf = '';
-      for await (const chunk of res.body) {
-        buf += dec.decode(chunk as Uint8Array, { stream: true });
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const ev = buf.slice(0, i); buf = buf.slice(i + 2);
-          if (!/^event: result$/m.test(ev)) continue;
-          const data = /^data: (.*)$/m.exec(ev);
-          if (data) line(JSON.parse(data[1]));
+      let ended = false;
+      try {
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+          if (stop.signal.aborted) break;
+          buf += dec.decode(chunk, { stream: true });
+          let i;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const ev = buf.slice(0, i); buf = buf.slice(i + 2);
+            if (/^event: end$/m.test(ev)) ended = true;
+            if (!/^event: result$/m.test(ev)) continue;
+            const data = /^data: (.*)$/m.exec(ev);
+            if (data) line(JSON.parse(data[1]));
+          }
+          if (ended) break;
         }
+      } catch (e) {
+        if (!stop.signal.aborted) throw new IntstreamError('TRANSPORT', `runtime ${url}: the event stream broke: ${(e as Error).message}`);
+      } finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
       }
+      // a signal ends the command quietly; the stream's end without `event: end` is the runtime going away
+      if (!ended && !stop.signal.aborted) throw new IntstreamError('TRANSPORT', `runtime ${url}: closed the event stream before the task ended`);
+      process.exit(0); // the response body may hold the socket open
     });
 }

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { IntstreamError } from '../errors.ts';
 import { parseDuration } from './format.ts';
-import { token, untilSignal } from './control-options.ts';
+import { token, serveUntilSignal } from './control-options.ts';
 
 export function runtimeCommand(): Command {
   return new Command('runtime')
@@ -20,6 +20,9 @@ Examples:
     .action(async (o: Record<string, any>) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new IntstreamError('USAGE', `--port ${o.port}: not a port`);
+      if (!process.getBuiltinModule?.('node:sqlite')) {
+        throw new IntstreamError('UNSUPPORTED', `the runtime keeps its state with node:sqlite, which this Node (${process.version}) lacks: run the runtime on Node >= 22.13 (agents, GSP workers and run work on Node 20)`);
+      }
       const { RuntimeServer } = await import('../control/runtime-server.ts'); // fastify: loaded on use
       const server = new RuntimeServer({
         port, host: o.host, kafka: o.kafka, token: token(o, true)!, db: o.db,
@@ -27,7 +30,6 @@ Examples:
       });
       const url = await server.start();
       process.stderr.write(`intstream runtime: listening on ${url}\n`);
-      await untilSignal();
-      await server.close();
+      await serveUntilSignal('runtime', () => server.close());
     });
 }

@@ -13,6 +13,11 @@ export class RuntimeClient {
     this.token = token;
   }
 
+  /** The authorization header, for requests made outside call() (event streams). */
+  headers(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
   async call<T = any>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {

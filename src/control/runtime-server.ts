@@ -44,6 +44,8 @@ export interface RuntimeOptions {
   log?: (line: string) => void;
 }
 
+/** A finished task's event stream ends after this long without a newly stored result. */
+const END_QUIET_MS = 4000;
 const sha = (s: string) => createHash('sha256').update(s).digest();
 
 const errorSchema = { type: 'object', properties: { message: { type: 'string' } } };
@@ -67,6 +69,8 @@ export class RuntimeServer {
   private readonly opts: RuntimeOptions;
   private readonly tokenHash: Buffer;
   private readonly events = new EventEmitter();
+  /** Enders of the open event streams (close() ends them so that it does not wait on clients). */
+  private readonly streams = new Set<(final?: boolean) => void>();
   private readonly readers = new Map<string, { consumer: KafkaConsumer | null; stopped: boolean; done: Promise<void> }>();
   private readonly log: (l: string) => void;
   url = '';
@@ -77,7 +81,7 @@ export class RuntimeServer {
     this.tokenHash = sha(opts.token);
     this.log = opts.log ?? ((l) => process.stderr.write(`intstream runtime: ${l}\n`));
     this.events.setMaxListeners(0);
-    this.app = Fastify({ logger: false, bodyLimit: 4 << 20 });
+    this.app = Fastify({ logger: false, bodyLimit: 4 << 20, forceCloseConnections: true });
   }
 
   private authorized(req: FastifyRequest): boolean {
@@ -314,6 +318,12 @@ export class RuntimeServer {
     };
   }
 
+  /**
+   * A task's results and counters as server-sent events: stored results after `after`, then new
+   * ones as they are stored, counters every 2 s, and `event: end` once the task is stopped, or
+   * finished with no new result stored for END_QUIET_MS (its global stage has drained), after
+   * which the stream closes. The runtime's close() ends every open stream.
+   */
   private stream(id: string, req: FastifyRequest, reply: FastifyReply): void {
     reply.hijack();
     const res = reply.raw;
@@ -322,8 +332,22 @@ export class RuntimeServer {
     for (const r of this.store.results(id, 1000, Number(q.after ?? 0))) res.write(`id: ${r.seq}\nevent: result\ndata: ${JSON.stringify(r)}\n\n`);
     const onResult = (r: { seq: number }) => res.write(`id: ${r.seq}\nevent: result\ndata: ${JSON.stringify(r)}\n\n`);
     this.events.on(`result:${id}`, onResult);
-    const tick = setInterval(() => res.write(`event: counters\ndata: ${JSON.stringify(this.detail(id))}\n\n`), 2000);
-    req.raw.on('close', () => { clearInterval(tick); this.events.off(`result:${id}`, onResult); });
+    let stored = -1;
+    let quietSince = Date.now();
+    const tick = setInterval(() => {
+      const d = this.detail(id);
+      res.write(`event: counters\ndata: ${JSON.stringify(d)}\n\n`);
+      if (!d) return end();
+      if (d.results !== stored) { stored = d.results; quietSince = Date.now(); }
+      if (d.status === 'stopped' || (d.status === 'finished' && Date.now() - quietSince >= END_QUIET_MS)) end();
+    }, 2000);
+    // `final`: the task has ended; a runtime shutting down closes the stream without saying so
+    const end = (final = true) => {
+      if (final) res.write(`event: end\ndata: ${JSON.stringify({ status: this.store.task(id)?.status ?? 'deleted' })}\n\n`);
+      res.end();
+    };
+    this.streams.add(end);
+    req.raw.on('close', () => { clearInterval(tick); this.events.off(`result:${id}`, onResult); this.streams.delete(end); });
   }
 
   private startReader(t: TaskSpec): void {
@@ -362,6 +386,7 @@ export class RuntimeServer {
 
   async close(): Promise<void> {
     for (const id of [...this.readers.keys()]) this.stopReader(id);
+    for (const end of [...this.streams]) end(false);
     await this.app.close();
     this.store.close();
   }

@@ -1,7 +1,7 @@
 /**
  * Text forms of addresses, interned: the same address always yields the same string object, and
  * after the first sighting no string is built. IPv4 as a dotted quad, IPv6 in RFC 5952 form,
- * MACs as lower-case colon hex (DESIGN.md field contract).
+ * MACs as lower-case colon hex (docs/contracts.md, fields).
  *
  * HOT PATH (bench/newconn.ts): `ipv4Text` and `ipv6Text` run per packet when a task keys on an
  * address. The intern table is open addressing over typed arrays; when half full it is cleared,

@@ -1,5 +1,5 @@
 /**
- * The field table: every dotted field name (DESIGN.md contract) with its type and a getter over
+ * The field table: every dotted field name (docs/contracts.md) with its type and a getter over
  * a decoded Packet. Declarative filters, `key('ip.dst')`, `p.get(...)` and the JSON form of a
  * packet all use this one table, so a new field is added in one place.
  */

@@ -231,7 +231,7 @@ export class Packet {
   get ok(): boolean { return this.status === OK; }
   get statusName(): string { return STATUS_NAMES[this.status]; }
 
-  /** A field by its dotted name (DESIGN.md), undefined when the packet lacks that layer. */
+  /** A field by its dotted name (docs/contracts.md), undefined when the packet lacks that layer. */
   get(name: FieldName): FieldValue {
     return fieldGetter(name)(this);
   }

@@ -1,5 +1,5 @@
 /**
- * The networks an agent may probe (DESIGN.md: probes are limited to the target networks an
+ * The networks an agent may probe (docs/contracts.md: probes are limited to the target networks an
  * agent is configured to allow). CIDR prefixes, IPv4 or IPv6; an empty list allows nothing, so
  * probing is off until the operator names networks. Targets must be address literals: names
  * are never resolved (a DNS answer must not widen what an agent may probe).

@@ -1,5 +1,5 @@
 /**
- * sendProbe: the active-probing primitive of the application library (DESIGN.md). An agent
+ * sendProbe: the active-probing primitive of the application library (docs/design.md). An agent
  * probes only addresses inside its allow-list (default: none, so probing is off until the
  * operator allows networks with --allow-probe) and at a bounded rate (token bucket, one token
  * per request, --probe-rate). Probes run as child processes (ping, traceroute), so they never

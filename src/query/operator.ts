@@ -34,7 +34,7 @@ export interface StageEnv {
   /**
    * Local stage: the source's time (latest timestamp read, filtered-out packets included) minus
    * the lateness, kept current per packet by the local processor. The first windowed operator
-   * judges lateness against it, so a packet is late by the source's own time (DESIGN.md),
+   * judges lateness against it, so a packet is late by the source's own time (docs/contracts.md),
    * whatever the filters and the batch boundaries.
    */
   sourceWm?: number;

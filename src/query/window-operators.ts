@@ -1,5 +1,5 @@
 /**
- * Event-time windows (DESIGN.md contract): tumbling or sliding, aligned to multiples of the
+ * Event-time windows (docs/contracts.md): tumbling or sliding, aligned to multiples of the
  * slide since the Unix epoch, start inclusive, end exclusive. A window closes when the
  * watermark reaches its end; at end of input every open window is flushed. Results of one
  * window are emitted together, keys in a fixed order (compareValues), windows in start order.

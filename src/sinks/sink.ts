@@ -1,5 +1,5 @@
 /**
- * Where a task's results go. A result is the JSONL contract object (DESIGN.md):
+ * Where a task's results go. A result is the JSONL contract object (docs/contracts.md):
  * {task, window: {start, end} | null, key, value}.
  */
 export interface TaskResult {

@@ -1,8 +1,9 @@
 /**
- * --source specs (DESIGN.md contract): `pcap:PATH` (pcap or pcapng by magic number; `pcap:-`
+ * --source specs (docs/contracts.md): `pcap:PATH` (pcap or pcapng by magic number; `pcap:-`
  * or `-` is standard input). Other drivers register here as they are added.
  */
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { IntstreamError } from '../errors.ts';
 import { openFileInput, streamInput } from './byte-input.ts';
 import { CaptureFileSource } from './capture-file-source.ts';
@@ -24,9 +25,13 @@ export function registerSource(scheme: string, help: string, make: SourceFactory
   drivers.set(scheme, { make, help });
 }
 
-registerSource('pcap', 'pcap:PATH  a pcap or pcapng file (PATH "-" reads standard input)', async (spec, rest) => {
+/** The sample capture shipped with intstream (samples/demo.pcap), for `pcap:sample`. */
+export const SAMPLE_CAPTURE = fileURLToPath(new URL('../../samples/demo.pcap', import.meta.url));
+
+registerSource('pcap', 'pcap:PATH  a pcap or pcapng file (PATH "-" reads standard input; "sample" the bundled sample capture unless ./sample exists)', async (spec, rest) => {
   if (rest === '-') return new CaptureFileSource(spec, 'stdin', streamInput(process.stdin));
-  return new CaptureFileSource(spec, rest, await openFileInput(rest));
+  const path = rest === 'sample' && !existsSync(rest) ? SAMPLE_CAPTURE : rest;
+  return new CaptureFileSource(spec, path, await openFileInput(path));
 });
 
 registerSource('int', 'int:udp://HOST:PORT  INT Telemetry Reports over UDP (?idle=S&max=N&lenient=1)', openIntUdpSource);

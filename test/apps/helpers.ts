@@ -9,7 +9,7 @@ import { loadBuiltin } from '../../src/apps/index.ts';
 import { runTask, type RunStats } from '../../src/run-task.ts';
 import * as R from '../support/reference.ts';
 
-export const CAPTURES = new URL('../../../shared/captures/', import.meta.url).pathname;
+export const CAPTURES = new URL('../captures/', import.meta.url).pathname;
 
 /** The shared captures the issue names: attack/, mixed/, edge/, tunnel/, pcapng/. */
 export function sharedCaptures(): string[] {

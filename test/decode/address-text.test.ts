@@ -1,5 +1,5 @@
 /**
- * Address text (DESIGN.md field contract): IPv4 dotted quads, IPv6 in RFC 5952 form, MACs in
+ * Address text (docs/contracts.md, fields): IPv4 dotted quads, IPv6 in RFC 5952 form, MACs in
  * lower-case colon hex; parsing of the same. References: RFC 5952's own examples, WHATWG URL
  * host serialisation (`new URL('http://[..]')`), Node's net module (isIPv4/isIPv6, and
  * SocketAddress, which prints through inet_ntop), and plain string building for IPv4 and MACs.
@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 import { formatIpv4, formatIpv6, ipv4Text, ipv6Text, macText, parseIpv4, parseIpv6 } from '../../src/decode/address-text.ts';
 import { rfc5952 } from './tshark-expect.ts';
-import { mulberry32 as rng } from '../../tools/prng.ts';
+import { mulberry32 as rng } from '../../src/gen/prng.ts';
 
 
 function words(b: Uint8Array): [number, number, number, number] {

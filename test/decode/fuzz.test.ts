@@ -18,7 +18,7 @@ import { openFileInput } from '../../src/sources/byte-input.ts';
 import { Packet } from '../../src/decode/packet.ts';
 import { decodePacket } from '../../src/decode/decoder.ts';
 import { captureFiles } from './tshark-expect.ts';
-import { mulberry32 as rng } from '../../tools/prng.ts';
+import { mulberry32 as rng } from '../../src/gen/prng.ts';
 
 const ITERATIONS = Number(process.env.INTSTREAM_FUZZ_ITERATIONS ?? 50_000);
 const SEED = Number(process.env.INTSTREAM_FUZZ_SEED ?? 0x1badb002);

@@ -3,7 +3,7 @@
  * sets, read by CaptureFileSource and decoded by decodePacket, against tshark's dissection of
  * the same file (test/support/tshark.ts; reassembly off). Per packet: the count and order of
  * packets, timestamp (exact: see expectedTs), wire and captured length, link type, pcapng
- * interface, and the DESIGN.md fields ip.*, tcp.*, udp.*, icmp.type, vlan.id and outer.ip.*
+ * interface, and the fields of docs/contracts.md ip.*, tcp.*, udp.*, icmp.type, vlan.id and outer.ip.*
  * (tshark-expect.ts says which of tshark's repeated values each one is).
  *
  * Where tshark and intstream legitimately differ the expectation follows the right answer for

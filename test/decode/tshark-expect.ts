@@ -1,6 +1,6 @@
 /**
  * What intstream should report for a frame, derived from tshark's dissection of it (not from
- * the code under test), plus the matching projection of a decoded Packet onto the DESIGN.md field
+ * the code under test), plus the matching projection of a decoded Packet onto the docs/contracts.md field
  * names. Shared by the differential and the truncation tests.
  *
  * The model walks tshark's `frame.protocols` in order and consumes each repeated field's values
@@ -27,13 +27,13 @@ import type { TsharkField, TsharkPacket } from '../support/tshark.ts';
 
 /** The shared public captures (see their SOURCES.tsv). */
 export const CAPTURES = process.env.INTSTREAM_CAPTURES ??
-  fileURLToPath(new URL('../../../shared/captures/', import.meta.url));
+  fileURLToPath(new URL('../captures/', import.meta.url));
 
 export function captureFiles(dirs: string[]): string[] {
   return dirs.flatMap((d) => readdirSync(join(CAPTURES, d)).sort().map((f) => join(CAPTURES, d, f)));
 }
 
-/** The fields compared per packet, by their DESIGN.md names. */
+/** The fields compared per packet, by their docs/contracts.md names. */
 export const COMPARED = [
   'eth.src', 'eth.dst', 'vlan.id',
   'ip.version', 'ip.src', 'ip.dst', 'ip.proto', 'ip.len', 'ip.ttl', 'ip.tos', 'ip.fragment',

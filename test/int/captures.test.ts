@@ -1,4 +1,4 @@
-// The six real INT captures (test/fixtures/int, copied from shared/captures/int) through the
+// The six real INT captures (test/fixtures/int, copied from test/captures/int) through the
 // int-collector task: each gives either the values read by hand from its bytes (see the hex
 // walk-through in test/decode/int/captures.test.ts) or a counted, named malformed reason.
 import { describe, it } from 'node:test';

@@ -1,6 +1,6 @@
 // TR v2.0 packets holding several individual reports (Telemetry Report v2.0 §3: reports follow
 // one group header in one UDP payload): every report is an item. Packets are built by
-// tools/int-gen.ts's encoder (one individual report each, then joined behind one group header);
+// src/gen/int-gen.ts's encoder (one individual report each, then joined behind one group header);
 // expected values come from the encoder inputs, never from the decoder.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
-import { encodeReport, encodeReportFrame, type HopValues } from '../../tools/int-gen.ts';
+import { encodeReport, encodeReportFrame, type HopValues } from '../../src/gen/int-gen.ts';
 import { pcapFile } from '../support/pcap-writer.ts';
 import { runTask } from '../../src/run-task.ts';
 import { defineTask } from '../../src/index.ts';

@@ -1,4 +1,4 @@
-// int-collector end to end: reports written by tools/int-gen.ts from hand-chosen paths and
+// int-collector end to end: reports written by src/gen/int-gen.ts from hand-chosen paths and
 // metric series (all three report versions), run through the whole engine from a pcap; the
 // expected events come from the series themselves through a naive reference of the rules in
 // src/int/collector.ts (maps of plain objects, linear scans), never from the collector's code.
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeReport, encodeReportFrame, type HopValues, type TrVersion } from '../../tools/int-gen.ts';
+import { encodeReport, encodeReportFrame, type HopValues, type TrVersion } from '../../src/gen/int-gen.ts';
 import { pcapFile } from '../support/pcap-writer.ts';
 import { runTask } from '../../src/run-task.ts';
 import intCollector from '../../src/apps/int-collector.ts';

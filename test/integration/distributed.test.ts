@@ -4,7 +4,8 @@
  * process. Expected values come from `runTask` over the whole capture in one process.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { loadTask } from '../../src/cli/load-task.ts';
 import { runTask, type TaskResult } from '../../src/run-task.ts';
@@ -61,7 +62,7 @@ describe('distributed: runtime, 3 agents, 2 GSP workers', { skip: avail.ok ? fal
     // malformed when the capture cuts its TCP header, i.e. cap_len < 14 + 20 + tcp.hdr_len by
     // tshark; malformed/test901.pcapng: 1 packet, then a section of pcapng version 2 that stops
     // the file (one counted corrupt_block).
-    const caps = new URL('../../../shared/captures/', import.meta.url).pathname;
+    const caps = new URL('../captures/', import.meta.url).pathname;
     const rows = execFileSync('tshark', ['-r', `${caps}edge/truncated-header.pcap`, '-T', 'fields', '-e', 'frame.cap_len', '-e', 'tcp.hdr_len'], { encoding: 'utf8' })
       .trim().split('\n').map((l) => l.split('\t').map(Number));
     const cut = rows.filter(([cap, hl]) => cap < 14 + 20 + hl).length;
@@ -111,6 +112,16 @@ describe('distributed: runtime, 3 agents, 2 GSP workers', { skip: avail.ok ? fal
       const lines = cli.stdout.trim().split('\n').map((l) => JSON.parse(l));
       assert.deepEqual(canonical(lines), expected);
       assert.deepEqual([...new Set(lines.map((l) => l.task))], [app]);
+      // results --follow on the finished task prints them all, then ends by itself
+      const follow = spawn(process.execPath, [BIN, 'results', id, '--follow', '--runtime', cluster.runtimeUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let followed = '';
+      follow.stdout.on('data', (b) => { followed += b; });
+      const killer = setTimeout(() => follow.kill('SIGKILL'), 30_000);
+      const [code, signal] = await once(follow, 'close');
+      clearTimeout(killer);
+      assert.equal(signal, null, 'results --follow did not end by itself within 30 s');
+      assert.equal(code, 0);
+      assert.deepEqual(canonical(followed.trim().split('\n').map((l) => JSON.parse(l))), expected);
       const d = (await cluster.api('GET', `/tasks/${id}`)).data;
       assert.equal(d.status, 'finished');
       assert.equal(d.stages.local.items_read, 3 * 0 + d.agents_detail.reduce((a: number, x: any) => a + x.items_read, 0));

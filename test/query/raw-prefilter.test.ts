@@ -28,7 +28,7 @@ import { openFileInput } from '../../src/sources/byte-input.ts';
 import { CaptureFileSource } from '../../src/sources/capture-file-source.ts';
 import { SkipCounters } from '../../src/sources/skip-counters.ts';
 import { generate } from '../../tools/gen-traffic.ts';
-import { mulberry32 } from '../../tools/prng.ts';
+import { mulberry32 } from '../../src/gen/prng.ts';
 import { CAPTURES } from '../support/run-cli.ts';
 import { PcapngWriter } from '../support/pcap-writer.ts';
 

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BloomFilter, CountMinSketch, HyperLogLog } from '../../src/query/sketches.ts';
-import { mulberry32 as rng } from '../../tools/prng.ts';
+import { mulberry32 as rng } from '../../src/gen/prng.ts';
 
 
 /** A skewed stream of addresses: a few heavy, many light. */

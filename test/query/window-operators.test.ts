@@ -1,5 +1,5 @@
 /**
- * Window semantics (DESIGN.md contract) against a brute-force reference: every element is put
+ * Window semantics (docs/contracts.md) against a brute-force reference: every element is put
  * in every window [s, s + size) with s a multiple of the slide and s <= t < s + size, results
  * come out in window order with keys sorted, whatever the batch boundaries (watermark steps).
  */
@@ -10,7 +10,7 @@ import { SkipCounters } from '../../src/sources/skip-counters.ts';
 import { Plan, packetStream } from '../../src/query/stream.ts';
 import { count, distinct, sum } from '../../src/query/aggregate.ts';
 import type { StageEnv } from '../../src/query/operator.ts';
-import { mulberry32 as rng } from '../../tools/prng.ts';
+import { mulberry32 as rng } from '../../src/gen/prng.ts';
 
 
 const env = (): StageEnv => ({ skipped: new SkipCounters(), lateness: 0, sendProbe: async () => ({ ok: false }) });

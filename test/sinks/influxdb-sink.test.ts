@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeReport, encodeReportFrame, pcapFile } from '../../tools/int-gen.ts';
+import { encodeReport, encodeReportFrame, pcapFile } from '../../src/gen/int-gen.ts';
 import { flowPerPathSeries } from '../../src/int/gen-series.ts';
 import { runTask } from '../../src/run-task.ts';
 import intCollector from '../../src/apps/int-collector.ts';

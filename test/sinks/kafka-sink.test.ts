@@ -19,7 +19,7 @@ describe('Kafka sink', { skip }, () => {
   after(async () => { await broker?.stop(); rmSync(dir, { recursive: true, force: true }); });
 
   it('int-collector events arrive as JSON records keyed by their key', async () => {
-    const { encodeReport, encodeReportFrame, pcapFile } = await import('../../tools/int-gen.ts');
+    const { encodeReport, encodeReportFrame, pcapFile } = await import('../../src/gen/int-gen.ts');
     const { flowPerPathSeries } = await import('../../src/int/gen-series.ts');
     const { runTask } = await import('../../src/run-task.ts');
     const { default: intCollector } = await import('../../src/apps/int-collector.ts');

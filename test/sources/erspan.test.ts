@@ -1,5 +1,5 @@
 /**
- * erspan:IFACE (gre:IFACE) for real: the ERSPAN II/III and GRE captures of shared/captures/tunnel
+ * erspan:IFACE (gre:IFACE) for real: the ERSPAN II/III and GRE captures of test/captures/tunnel
  * replayed through a namespace's veth, plus VXLAN and plain traffic the kernel must keep out.
  * The decoded inner packets (and the outer header under outer.*) must count as the same task
  * on the files counts them; the kernel must pass exactly the files' GRE packets (tcpdump -r).

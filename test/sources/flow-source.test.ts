@@ -34,7 +34,7 @@ import * as R from '../support/reference.ts';
 import { BIN, jsonl } from '../support/run-cli.ts';
 import { freeUdpPort, pmacctdTo, softflowdTo, waitListening } from './flow-source-support.ts';
 
-const CAPTURES = join(import.meta.dirname, '../../../shared/captures');
+const CAPTURES = join(import.meta.dirname, '../captures');
 const ONE_WINDOW = 2 ** 31;
 const tmp = mkdtempSync(join(tmpdir(), 'intstream-flow-source-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

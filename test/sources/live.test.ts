@@ -68,7 +68,7 @@ async function declKept(file: string, filter: string): Promise<number> {
 }
 
 test('kernel filter: never drops a packet the task keeps (VLAN, QinQ, MPLS, tunnels, IPv6 extension headers, fragments)', { skip: spawnSync('tcpdump', ['--version']).status === 0 ? false : 'tcpdump not found' }, async () => {
-  // Files are Ethernet captures of shared/captures; libpcap applies the kernel form to the file
+  // Files are Ethernet captures of test/captures; libpcap applies the kernel form to the file
   // (tcpdump -r -w), and the task's own filter must keep exactly as many packets of what
   // remains as of the whole file.
   const files = ['edge/802.1ad_QinQ.pcap', 'edge/vlan-qinqinq.pcap', 'edge/VlanPackets.pcap', 'edge/mixed-vlan-mpls.pcap', 'edge/ipv6-hbh-routing0.pcap',

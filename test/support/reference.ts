@@ -1,19 +1,19 @@
 /**
- * Independent reference counters for the application library (shared/docs/APPLICATIONS.md).
+ * Independent reference counters for the application library (docs/applications.md).
  *
  * Packets come from tshark's field output (`tshark -T fields`), never from intstream's readers
  * or decoder, and every task is computed by brute force over plain arrays: the code here shares
- * nothing with src/ except the definitions in APPLICATIONS.md and DESIGN.md.
+ * nothing with src/ except the definitions in docs/applications.md and docs/contracts.md.
  *
  * Which header counts: tshark dissects deeper than intstream decodes (an ICMP error's quoted
  * header, UDP payloads it recognises as tunnels intstream does not know). `frameOf` walks
- * tshark's `frame.protocols` through the encapsulations DESIGN.md lists (VLAN, MPLS, GRE,
+ * tshark's `frame.protocols` through the encapsulations docs/contracts.md lists (VLAN, MPLS, GRE,
  * ERSPAN, VXLAN, Geneve, IP in IP, Aruba's GRE-carried 802.11) and takes the innermost IP
  * header and the transport header right after it; it stops after TCP, ICMP and at the first
  * protocol outside that list.
  *
- * Windows (DESIGN.md): tumbling, aligned to multiples of the window since the epoch. Lateness
- * (DESIGN.md: a window closes when the source's time passes its end plus the allowed lateness):
+ * Windows (docs/design.md): tumbling, aligned to multiples of the window since the epoch. Lateness
+ * (docs/contracts.md: a window closes when the source's time passes its end plus the allowed lateness):
  * an element whose window ended at or before the highest timestamp of every frame read so far
  * from the same source (the task's elements or not), minus the lateness, is late and not
  * counted. The elements are the task's packets (those its filter keeps and that have its key),
@@ -331,7 +331,7 @@ export function refCryptomining(inp: RefInput): RefResult[] {
   return g.results(inp.window, (ts) => ts.slice().sort((a, b) => a - b), (ts) => ts.length >= min);
 }
 
-/** APPLICATIONS.md's retransmission rule, over the merged input in (ts, source, position) order. */
+/** docs/applications.md's retransmission rule, over the merged input in (ts, source, position) order. */
 export function refTcpRetrans(inp: RefInput): RefResult[] {
   const t = num(inp.params.threshold, 3);
   const segs = items(inp, (fr) => !!fr.tcp && fr.tcp.len > 0);
@@ -374,7 +374,7 @@ export function refDestinationCounts(inp: RefInput): Map<number, Map<string, num
   return out;
 }
 
-/** Hellinger distance between consecutive windows with traffic (APPLICATIONS.md). */
+/** Hellinger distance between consecutive windows with traffic (docs/applications.md). */
 export function refDdos(inp: RefInput): RefResult[] {
   const t = num(inp.params.threshold, 0.65);
   const per = refDestinationCounts(inp);

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CAPTURES = resolve(ROOT, '..', 'shared', 'captures');
+export const CAPTURES = resolve(ROOT, 'test', 'captures');
 export const BIN = join(ROOT, 'bin', 'intstream.js');
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }

@@ -25,7 +25,7 @@ import { SflowDecoder } from '../../../src/decode/flow/sflow.ts';
 import { exporterUnavailable, runPmacctSfprobe } from './exporters.ts';
 import { parsePacket, readPcap } from './pcap.ts';
 
-const CAPTURES = join(import.meta.dirname, '../../../../shared/captures');
+const CAPTURES = join(import.meta.dirname, '../../captures');
 
 const PROTO_TOKENS: Record<string, number> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, ospf: 89, pim: 103, vrrp: 112, sctp: 132 };
 

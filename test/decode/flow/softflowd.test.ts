@@ -26,7 +26,7 @@ import type { NetflowRecord } from '../../../src/decode/flow/common.ts';
 import { exporterUnavailable, runSoftflowd } from './exporters.ts';
 import { parsePacket, readPcap } from './pcap.ts';
 
-const CAPTURES = join(import.meta.dirname, '../../../../shared/captures');
+const CAPTURES = join(import.meta.dirname, '../../captures');
 
 interface Agg {
   packets: number;

@@ -1,4 +1,4 @@
-// Real INT captures (test/fixtures/int, from shared/captures/int; see the README there).
+// Real INT captures (test/fixtures/int, copies of test/captures/int; see the README there).
 // Every expected value below was read by hand from `tshark -r FILE -x` hex dumps; the comments
 // quote the bytes and show the arithmetic. Offsets are frame offsets: all six frames are
 // Ethernet (14) + IPv4 with IHL 5 (20) + UDP (8), so the UDP payload starts at 42 (tshark

@@ -8,8 +8,8 @@ import {
   LENIENT_ALL,
 } from '../../../src/decode/int/index.ts';
 import type { IntReport } from '../../../src/decode/int/index.ts';
-import { encodeReport, rng } from '../../../tools/int-gen.ts';
-import type { HopValues, TrVersion } from '../../../tools/int-gen.ts';
+import { encodeReport, rng } from '../../../src/gen/int-gen.ts';
+import type { HopValues, TrVersion } from '../../../src/gen/int-gen.ts';
 
 const ITERATIONS = 20_000;
 

@@ -1,4 +1,4 @@
-// tools/int-gen.ts as a program: pcap output (checked with tshark when installed, and decoded),
+// src/gen/int-gen.ts as a program: pcap output (checked with tshark when installed, and decoded),
 // UDP output to a local socket at a set rate; plus a no-allocation check of the decoder.
 
 import { describe, it, after } from 'node:test';
@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createIntReport, decodeIntReport, intStatusName } from '../../../src/decode/int/index.ts';
-import { encodeReportInto, maxReportSize, reportSeries } from '../../../tools/int-gen.ts';
+import { encodeReportInto, maxReportSize, reportSeries } from '../../../src/gen/int-gen.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const GEN = join(ROOT, 'tools/int-gen.ts');
+const GEN = join(ROOT, 'src/gen/int-gen.ts');
 const dir = mkdtempSync(join(tmpdir(), 'int-gen-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

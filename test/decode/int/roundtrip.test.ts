@@ -1,4 +1,4 @@
-// Round trip: reports built by tools/int-gen.ts (an independent encoder) with known values must
+// Round trip: reports built by src/gen/int-gen.ts (an independent encoder) with known values must
 // decode to exactly those values, for every report version, hop counts 0..8 and every
 // instruction bit; every prefix of a report must decode to a truncated status (never throw).
 // The per-version bit -> field table below is written from the spec tables, not from the decoder.
@@ -12,8 +12,8 @@ import {
   REPORT_FLAG_CONGESTED, REPORT_FLAG_TRACKED, REPORT_FLAG_INTERMEDIATE,
 } from '../../../src/decode/int/index.ts';
 import type { IntHops, IntReport } from '../../../src/decode/int/index.ts';
-import { encodeReport, rng } from '../../../tools/int-gen.ts';
-import type { HopValues, ReportSpec, TrVersion } from '../../../tools/int-gen.ts';
+import { encodeReport, rng } from '../../../src/gen/int-gen.ts';
+import type { HopValues, ReportSpec, TrVersion } from '../../../src/gen/int-gen.ts';
 
 const VERSIONS: TrVersion[] = ['0.5', '1.0', '2.0'];
 
@@ -75,7 +75,7 @@ function decode(bytes: Uint8Array, out: IntReport): number {
   return st;
 }
 
-describe('round trip through tools/int-gen.ts', () => {
+describe('round trip through src/gen/int-gen.ts', () => {
   for (const v of VERSIONS) {
     it(`TR v${v}: hop counts 0..8 x every instruction bit (and all bits)`, () => {
       const r = rng(0x5eed + v.length * 31 + Number(v) * 7);

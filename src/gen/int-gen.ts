@@ -1,8 +1,8 @@
 // int-gen: spec-conformant Telemetry Report generator (TR v0.5 / v1.0 / v2.0 carrying INT v0.5 /
 // v1.0 / v2.x INT-MD over TCP or UDP), written independently of src/decode/int.
 //
-//   node tools/int-gen.ts --version 2.0 --hops 6 --reports 100000 --out FILE.pcap
-//   node tools/int-gen.ts --version 1.0 --hops 4 --reports 1000 --udp 127.0.0.1:32766 --rate 500
+//   node src/gen/int-gen.ts --version 2.0 --hops 6 --reports 100000 --out FILE.pcap
+//   node src/gen/int-gen.ts --version 1.0 --hops 4 --reports 1000 --udp 127.0.0.1:32766 --rate 500
 //
 // Options: --version 0.5|1.0|2.0 (report version; the INT version is paired unless --int-version),
 // --hops N, --reports N, --seed N, --port N (report UDP port, default 32766), --bitmap HEX
@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { exitCodeFor, IntstreamError } from '../src/errors.ts';
+import { exitCodeFor, IntstreamError } from '../errors.ts';
 import { mulberry32 as rng } from './prng.ts';
 
 export type TrVersion = '0.5' | '1.0' | '2.0';
