@@ -1,20 +1,17 @@
 /**
- * Runs one task in one process: a local stage per source, a transport, the global stage, the
- * sinks. The CLI's `run` command and the tests use it; agents and GSP workers reuse its parts.
+ * Runs one task in one process: a local stage per source (local/local-stage.ts, the composition
+ * agents use too), a transport, the global stage, the sinks. The CLI's `run` command and the
+ * tests use it.
  */
 import { IntstreamError } from './errors.ts';
-import { GlobalProcessor } from './global/global-processor.ts';
-import { LocalProcessor, type LocalStats } from './local/local-processor.ts';
-import type { StageEnv } from './query/operator.ts';
+import { openGlobalStage, refuseProbes } from './global/global-processor.ts';
+import type { LocalProcessor, LocalStats } from './local/local-processor.ts';
+import { openLocalStage } from './local/local-stage.ts';
 import { splitPlan } from './query/pipeline.ts';
 import type { ProbeRequest, ProbeResult } from './query/stream.ts';
 import { buildPlan, resolveParams, type TaskDefinition } from './query/task.ts';
 import { toResult, type TaskResult } from './sinks/sink.ts';
-import { SkipCounters } from './sources/skip-counters.ts';
-import { openSourceSpec } from './sources/source-spec.ts';
-import type { PacketSource } from './sources/source.ts';
 import { MemoryTransport } from './transport/memory-transport.ts';
-import { intDecodeFromParams, mergeDecodeOptions } from './int/decode-params.ts';
 import type { Transport } from './transport/transport.ts';
 
 export interface RunOptions {
@@ -59,8 +56,7 @@ export interface RunStats {
   failures: string[];
 }
 
-const refuseProbe = async (req: ProbeRequest): Promise<ProbeResult> =>
-  ({ ok: false, error: `probing is not enabled on this agent (no allowed networks); ${req.type} to ${req.dst} not sent` });
+const refuseProbe = refuseProbes('probing is not enabled on this agent (no allowed networks)');
 
 function mergeCounts(into: Map<string, number>, from: Record<string, number>): void {
   for (const [k, v] of Object.entries(from)) into.set(k, (into.get(k) ?? 0) + v);
@@ -74,30 +70,24 @@ export async function runTask(opts: RunOptions): Promise<RunStats> {
   const split = splitPlan(plan);
   const sendProbe = opts.sendProbe ?? refuseProbe;
 
-  const sources: PacketSource[] = [];
+  // Sources first (a bad spec fails before any transport is made); each stage sends through
+  // the transport made next, once every source is open.
+  let transport: Transport | null = null;
+  const locals: LocalProcessor[] = [];
   try {
     for (const spec of opts.sources) {
-      const s = await openSourceSpec(spec);
-      s.configure?.({ pushdown: split.pushdown?.ast ?? null, time: opts.time });
-      await s.open();
-      sources.push(s);
+      locals.push(await openLocalStage(spec, {
+        index: locals.length, split, params, lateness: opts.lateness, time: opts.time, sendProbe,
+        send: (m) => transport!.send(m),
+      }));
     }
   } catch (e) {
-    for (const s of sources) await s.close().catch(() => undefined);
+    for (const l of locals) await l.source.close().catch(() => undefined);
     throw e;
   }
-
-  // --param int_port=N (tasks that declare it) marks INT report traffic in capture sources.
-  const intDecode = intDecodeFromParams(params);
-  const transport = opts.transport ? await opts.transport(sources.length, opts.task.name) : new MemoryTransport(sources.length);
-  const locals = sources.map((s, i) => {
-    // Record sources (flow export) build their stage for items that are not all Packets; a
-    // source may ask for lateness (NetFlow: flow ends arrive out of order) when the run sets none.
-    const env: StageEnv = { skipped: new SkipCounters(), lateness: opts.lateness ?? s.defaultLateness ?? 0, sendProbe, records: s.itemKind === 'records' };
-    return new LocalProcessor(i, s, split, env, (m) => transport.send(m), mergeDecodeOptions(intDecode, s.decodeOptions));
-  });
-  const globalEnv: StageEnv = { skipped: new SkipCounters(), lateness: Infinity, sendProbe };
-  const gsp = new GlobalProcessor(split.global, sources.length, globalEnv);
+  const sources = locals.map((l) => l.source);
+  transport = opts.transport ? await opts.transport(sources.length, opts.task.name) : new MemoryTransport(sources.length);
+  const gsp = openGlobalStage(split.global, sources.length, sendProbe);
 
   let progressTimer: NodeJS.Timeout | undefined;
   if (opts.onProgress) {
@@ -115,8 +105,9 @@ export async function runTask(opts: RunOptions): Promise<RunStats> {
     progressTimer.unref();
   }
 
+  const t = transport;
   const consume = (async () => {
-    for await (const msg of transport.receive()) {
+    for await (const msg of t.receive()) {
       const out = await gsp.accept(msg);
       for (let i = 0; i < out.items.length; i++) await opts.onResult(toResult(opts.task.name, out.items[i], out.keys[i]));
     }
@@ -124,10 +115,10 @@ export async function runTask(opts: RunOptions): Promise<RunStats> {
   try {
     const produce = Promise.all(locals.map((l) => l.run()));
     // A failure on either side must not leave the other waiting.
-    await Promise.all([produce.catch(async (e) => { await transport.close(); throw e; }), consume]);
+    await Promise.all([produce.catch(async (e) => { await t.close(); throw e; }), consume]);
   } finally {
     if (progressTimer) clearInterval(progressTimer);
-    await transport.close();
+    await t.close();
     for (const s of sources) await s.close().catch(() => undefined);
   }
 
@@ -136,7 +127,7 @@ export async function runTask(opts: RunOptions): Promise<RunStats> {
   const malformed = new Map<string, number>();
   const skipped = new Map<string, number>();
   for (const s of localStats) { mergeCounts(malformed, s.malformed); mergeCounts(skipped, s.skipped); }
-  mergeCounts(skipped, Object.fromEntries([...globalEnv.skipped.counts].map(([k, v]) => [`global_${k}`, v])));
+  mergeCounts(skipped, Object.fromEntries([...gsp.skipped.counts].map(([k, v]) => [`global_${k}`, v])));
   const itemsRead = localStats.reduce((a, s) => a + s.items_read, 0);
   const localOut = localStats.reduce((a, s) => a + s.local_out, 0);
   return {

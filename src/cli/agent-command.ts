@@ -1,6 +1,6 @@
 /** `intstream agent`: runs the local stages the runtime assigns, next to one source. */
 import { hostname } from 'node:os';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { IntstreamError } from '../errors.ts';
 import { parseDuration } from './format.ts';
 import { runtimeUrl, token, serveUntilSignal } from './control-options.ts';
@@ -15,6 +15,8 @@ export function agentCommand(): Command {
     .option('--label <k=v>', 'label for task placement (repeatable)', (v: string, p: string[]) => [...p, v], [])
     .option('--heartbeat <duration>', 'heartbeat interval', '1s')
     .option('--kafka <host:port>', "override the task's Kafka address")
+    .option('--lateness <duration>', 'event-time lateness allowed before a window closes (default 0s; 60s for netflow: sources)')
+    .addOption(new Option('--time <domain>', 'live sources: window by packet timestamps, or by processing time').choices(['packet', 'processing']))
     .option('--allow-probe <cidr>', 'network this agent may probe (repeatable)', (v: string, p: string[]) => [...p, v], [])
     .addHelpText('after', `
 Examples:
@@ -26,10 +28,15 @@ Examples:
         if (eq <= 0) throw new IntstreamError('USAGE', `--label ${kv}: expected k=v`);
         labels[kv.slice(0, eq)] = kv.slice(eq + 1);
       }
+      const lateness = o.lateness === undefined ? undefined : parseDuration(o.lateness);
+      if (lateness !== undefined && !(lateness >= 0)) throw new IntstreamError('USAGE', `--lateness ${o.lateness}: not a duration`);
+      if (o.time === 'processing' && !/^(live|erspan|gre):/.test(o.source)) {
+        throw new IntstreamError('USAGE', '--time processing applies to live sources (live:, erspan:, gre:)', 'files and exporters are windowed by their own timestamps');
+      }
       const { Agent } = await import('../control/agent.ts'); // Kafka client: loaded on use
       const agent = new Agent({
         name: o.name ?? hostname(), source: o.source, runtime: runtimeUrl(o), token: token(o, true)!, labels,
-        heartbeatMs: parseDuration(o.heartbeat) * 1000, kafka: o.kafka, allowProbe: o.allowProbe,
+        heartbeatMs: parseDuration(o.heartbeat) * 1000, kafka: o.kafka, allowProbe: o.allowProbe, lateness, time: o.time,
       });
       await agent.start();
       agent.log(`registered with ${runtimeUrl(o)}`);

@@ -14,7 +14,7 @@ export function gspCommand(): Command {
 Examples:
   $ intstream gsp --kafka 127.0.0.1:9092 --runtime http://127.0.0.1:7070 --token "$TOKEN"`)
     .action(async (o: Record<string, any>) => {
-      const { GspWorker } = await import('../global/gsp-worker.ts'); // Kafka client: loaded on use
+      const { GspWorker } = await import('../control/gsp-worker.ts'); // Kafka client: loaded on use
       const w = new GspWorker({ name: o.name ?? `${hostname()}-${process.pid}`, runtime: runtimeUrl(o), token: token(o, true)!, kafka: o.kafka });
       w.start();
       w.log(`taking tasks from ${runtimeUrl(o)}`);

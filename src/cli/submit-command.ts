@@ -21,7 +21,7 @@ export function submitCommand(): Command {
     .option('--id <id>', 'task id (default: name and a random suffix)')
     .option('--partitions <n>', 'partitions of the task topic (GSP parallelism)')
     .option('--grace <duration>', 'a silent agent stops holding windows open after this')
-    .option('--sink <sink>', 'also write results on the GSP workers: stdout or jsonl:PATH (repeatable)', repeat, [])
+    .option('--sink <sink>', 'also write results on the GSP workers: stdout, jsonl:PATH, table:PATH, influxdb://HOST:PORT/DB, prometheus://HOST:PORT or kafka://HOST:PORT/TOPIC (repeatable)', repeat, [])
     .option('--json', 'print the submitted task as JSON')
     .addHelpText('after', `
 Examples:

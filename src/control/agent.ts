@@ -7,11 +7,9 @@
  * authenticated with its token. While the broker is away the local stage waits for each send to
  * be acknowledged, which pauses the source (at most one message per task held in memory).
  */
-import { LocalProcessor } from '../local/local-processor.ts';
-import { createProber } from '../probe/send-probe.ts';
-import type { StageEnv } from '../query/operator.ts';
-import { SkipCounters } from '../sources/skip-counters.ts';
-import { openSourceSpec } from '../sources/source-spec.ts';
+import type { LocalProcessor } from '../local/local-processor.ts';
+import { openLocalStage } from '../local/local-stage.ts';
+import { createProber, type SendProbe } from '../probe/send-probe.ts';
 import type { PacketSource } from '../sources/source.ts';
 import { KafkaStageSender } from '../transport/kafka-transport.ts';
 import { RuntimeClient, processLoad } from './http-client.ts';
@@ -26,7 +24,10 @@ export interface AgentOptions {
   heartbeatMs?: number;
   /** Overrides the task's Kafka address. */
   kafka?: string;
+  /** Allowed event-time lateness, seconds (default: the source's own, else 0). */
   lateness?: number;
+  /** Live sources: window by packet time (default) or processing time. */
+  time?: 'packet' | 'processing';
   allowProbe?: string[];
   log?: (line: string) => void;
 }
@@ -67,17 +68,20 @@ class LocalTask {
 
   async run(agent: Agent): Promise<void> {
     try {
-      const { split } = await loadSpec(this.spec);
+      const { split, params } = await loadSpec(this.spec);
       const index = this.spec.agents.indexOf(agent.name);
-      this.source = await openSourceSpec(agent.opts.source);
-      await this.source.open();
       this.sender = new KafkaStageSender(agent.opts.kafka ?? this.spec.kafka, this.spec.id, this.spec.agents.length, this.spec.partitions);
-      const env: StageEnv = { skipped: new SkipCounters(), lateness: agent.opts.lateness ?? 0, sendProbe: createProber({ allow: agent.opts.allowProbe ?? [], ratePerSec: 10 }) };
-      this.lp = new LocalProcessor(index, this.source, split, env, async (m) => {
-        if (this.stopping) throw new Error('task stopped');
-        await this.sender!.send(m);
+      // the same composition as `intstream run` (local/local-stage.ts): pushdown into the source
+      // (kernel BPF for live capture), record items, the source's lateness, INT decoding
+      this.lp = await openLocalStage(agent.opts.source, {
+        index, split, params, lateness: agent.opts.lateness, time: agent.opts.time,
+        sendProbe: agent.prober, windowSize: this.spec.window,
+        send: async (m) => {
+          if (this.stopping) throw new Error('task stopped');
+          await this.sender!.send(m);
+        },
       });
-      this.lp.windowSize = this.spec.window;
+      this.source = this.lp.source;
       this.counters.state = 'running';
       await this.lp.run();
       this.refresh();
@@ -121,9 +125,12 @@ export class Agent {
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
   readonly log: (line: string) => void;
+  /** The probe policy of every task on this agent: its allowed networks, 10 probes/s. */
+  readonly prober: SendProbe;
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
+    this.prober = createProber({ allow: opts.allowProbe ?? [], ratePerSec: 10 });
     this.name = opts.name;
     this.client = new RuntimeClient(opts.runtime, opts.token);
     this.log = opts.log ?? ((l) => process.stderr.write(`intstream agent ${this.name}: ${l}\n`));

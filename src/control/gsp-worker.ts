@@ -15,14 +15,12 @@
  * Grace: a source whose watermark has not advanced for `graceMs` while another source is ahead
  * no longer holds windows open (GlobalProcessor.expire); `grace_expiries` counts it.
  */
-import { GlobalProcessor } from './global-processor.ts';
-import { PartitionGate } from './partition-gate.ts';
-import { appendFileSync } from 'node:fs';
-import { RuntimeClient, processLoad } from '../control/http-client.ts';
-import { loadSpec, type TaskSpec } from '../control/task-spec.ts';
-import type { StageEnv } from '../query/operator.ts';
-import { toResult, type TaskResult } from '../sinks/sink.ts';
-import { SkipCounters } from '../sources/skip-counters.ts';
+import { openGlobalStage, type GlobalProcessor } from '../global/global-processor.ts';
+import { PartitionGate } from '../global/partition-gate.ts';
+import { openSinkSpec } from '../sinks/sink-spec.ts';
+import { toResult, type Sink, type TaskResult } from '../sinks/sink.ts';
+import { RuntimeClient, processLoad } from './http-client.ts';
+import { loadSpec, type TaskSpec } from './task-spec.ts';
 import { createConsumer, createProducer, type InRecord, type KafkaConsumer, type KafkaProducer } from '../transport/kafka-client.ts';
 import { decodeRecord, partialsTopic, resultsTopic, RECORD_VERSION } from '../transport/kafka-transport.ts';
 
@@ -34,11 +32,9 @@ export interface GspWorkerOptions {
   kafka?: string;
   pollMs?: number;
   log?: (line: string) => void;
-  /** Where the task's 'stdout' sink writes. */
-  stdout?: (line: string) => void;
 }
 
-interface Pending { rec: InRecord; src: number; maxTs: number }
+interface Pending { rec: InRecord; src: number; maxTs: number; wm: number }
 
 interface PartitionState {
   gp: GlobalProcessor;
@@ -48,6 +44,43 @@ interface PartitionState {
   lastAdvanceMs: number[];
   ended: boolean[];
   expired: boolean[];
+}
+
+/**
+ * The windowed results of one partition already written to the task's sinks, so that a replay
+ * (this worker rejoining its group after a failure) does not write them again, and when to
+ * forget them. A source's records after its last committed one only carry windows ending after
+ * that record's watermark (a local stage closes a window once, at its watermark), and a replay
+ * starts after the committed records; so a window that ends at or before every source's
+ * committed watermark cannot come again and is forgotten: memory stays bounded by the windows
+ * in flight. Window-less results (events) are not de-duplicated: they are delivered at least
+ * once, as their (null window, key) does not identify them.
+ */
+class EmittedWindows {
+  private readonly ends = new Map<string, number>();
+  private readonly committedWm: number[];
+  constructor(sources: number) { this.committedWm = new Array(sources).fill(-Infinity); }
+
+  /** True the first time (window, key) is seen. */
+  first(r: TaskResult): boolean {
+    if (!r.window) return true;
+    const id = `${r.window.start}|${r.window.end}|${JSON.stringify(r.key)}`;
+    if (this.ends.has(id)) return false;
+    this.ends.set(id, r.window.end);
+    return true;
+  }
+
+  /** A record of `src` with watermark `wm` was committed: forget what can no longer come again. */
+  committed(src: number, wm: number): void {
+    if (src < 0 || !(wm > this.committedWm[src])) return;
+    this.committedWm[src] = wm;
+    let floor = Infinity;
+    for (const w of this.committedWm) if (w < floor) floor = w;
+    if (floor === -Infinity) return;
+    for (const [id, end] of this.ends) if (end <= floor) this.ends.delete(id);
+  }
+
+  get size(): number { return this.ends.size; }
 }
 
 export interface TaskCounters {
@@ -62,6 +95,8 @@ export interface TaskCounters {
   committed: number;
   /** Records read ahead before a rebalance: of a partition no longer this worker's, or before where the group resumes a partition. */
   stale: number;
+  /** (window, key) pairs remembered for de-duplicating sink output (bounded: see EmittedWindows). */
+  dedup_windows: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -73,7 +108,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, why: string): Promise<T> {
 
 class TaskRunner {
   readonly spec: TaskSpec;
-  readonly counters: TaskCounters = { partitions: [], records: 0, duplicates: 0, received: 0, out: 0, late: 0, grace_expiries: 0, restarts: 0, committed: 0, stale: 0 };
+  readonly counters: TaskCounters = { partitions: [], records: 0, duplicates: 0, received: 0, out: 0, late: 0, grace_expiries: 0, restarts: 0, committed: 0, stale: 0, dedup_windows: 0 };
   private readonly worker: GspWorker;
   /** Records read ahead across rebalances (partition-gate.ts); `ready` once the resume offsets are known. */
   private readonly gate = new PartitionGate();
@@ -84,7 +119,9 @@ class TaskRunner {
   private states = new Map<number, PartitionState>();
   private stopped = false;
   private chain: Promise<void> = Promise.resolve();
-  private emitted = new Set<string>();
+  /** Per partition (a key lives on one partition), kept across rejoins; see EmittedWindows. */
+  private readonly emitted = new Map<number, EmittedWindows>();
+  private sinks: Sink[] = [];
   private loaded!: Awaited<ReturnType<typeof loadSpec>>;
   private timer: NodeJS.Timeout | null = null;
   done: Promise<void> = Promise.resolve();
@@ -96,6 +133,8 @@ class TaskRunner {
 
   async start(): Promise<void> {
     this.loaded = await loadSpec(this.spec);
+    // the task's sinks, from the one registry `run --sink` uses (sinks/sink-spec.ts)
+    for (const spec of this.spec.sinks) this.sinks.push(await openSinkSpec(spec));
     this.producer = createProducer({ bootstrap: this.worker.kafkaFor(this.spec), clientId: `intstream-gsp-${this.worker.name}` });
     this.timer = setInterval(() => { this.chain = this.chain.then(() => this.checkGrace()).catch((e) => this.worker.log(`task ${this.spec.id}: ${(e as Error).message}`)); }, 250);
     this.done = this.loop();
@@ -103,9 +142,8 @@ class TaskRunner {
 
   private newState(): PartitionState {
     const n = this.spec.agents.length;
-    const env: StageEnv = { skipped: new SkipCounters(), lateness: Infinity, sendProbe: async () => ({ ok: false, error: 'no probes in the global stage' }) };
     return {
-      gp: new GlobalProcessor(this.loaded.split.global, n, env),
+      gp: openGlobalStage(this.loaded.split.global, n),
       seen: new Map(), queue: [], latest: new Map(),
       lastAdvanceMs: new Array(n).fill(Date.now()), ended: new Array(n).fill(false), expired: new Array(n).fill(false),
     };
@@ -178,14 +216,14 @@ class TaskRunner {
       touched.add(rec.partition);
       if (r.seq <= (st.seen.get(r.src) ?? -1)) {
         this.counters.duplicates++;
-        st.queue.push({ rec, src: -1, maxTs: -Infinity });
+        st.queue.push({ rec, src: -1, maxTs: -Infinity, wm: -Infinity });
         continue;
       }
       st.seen.set(r.src, r.seq);
       st.latest.set(r.src, rec.offset);
       let maxTs = -Infinity;
       for (const t of r.times) if (t > maxTs) maxTs = t;
-      st.queue.push({ rec, src: r.src, maxTs });
+      st.queue.push({ rec, src: r.src, maxTs, wm: r.wm });
       if (r.wm > st.gp.sourceWatermarks()[r.src] || r.items.length > 0) st.lastAdvanceMs[r.src] = Date.now();
       if (r.end) st.ended[r.src] = true;
       st.expired[r.src] = false;
@@ -193,12 +231,18 @@ class TaskRunner {
       const out = await st.gp.accept({ source: r.src, items: r.items, times: r.times, keys: r.keys, watermark: r.wm, end: r.end });
       this.counters.received += r.items.length;
       this.counters.late += st.gp.late - before;
-      await this.emit(out);
+      await this.emit(rec.partition, out);
     }
     await this.commit(touched);
   }
 
-  private async emit(out: { items: unknown[]; keys: unknown[] }): Promise<void> {
+  private emittedOf(partition: number): EmittedWindows {
+    let e = this.emitted.get(partition);
+    if (!e) this.emitted.set(partition, e = new EmittedWindows(this.spec.agents.length));
+    return e;
+  }
+
+  private async emit(partition: number, out: { items: unknown[]; keys: unknown[] }): Promise<void> {
     if (out.items.length === 0) return;
     const results: TaskResult[] = [];
     for (let i = 0; i < out.items.length; i++) results.push(toResult(this.spec.name, out.items[i], out.keys[i]));
@@ -214,15 +258,10 @@ class TaskRunner {
         await sleep(500);
       }
     }
+    const seen = this.emittedOf(partition);
     for (const r of results) {
-      const id = `${r.window?.start}|${r.window?.end}|${JSON.stringify(r.key)}`;
-      if (this.emitted.has(id)) continue;
-      this.emitted.add(id);
-      const line = JSON.stringify(r);
-      for (const s of this.spec.sinks) {
-        if (s === 'stdout') this.worker.stdout(line);
-        else if (s.startsWith('jsonl:')) appendFileSync(s.slice(6), line + '\n');
-      }
+      if (!seen.first(r)) continue;
+      for (const sink of this.sinks) await sink.write(r);
     }
   }
 
@@ -232,15 +271,23 @@ class TaskRunner {
       if (!st) continue;
       const released = st.gp.releasedUpTo;
       let last: Pending | null = null;
+      const taken: Pending[] = [];
       while (st.queue.length > 0) {
         const h = st.queue[0];
         const done = h.maxTs < released;
         const isLatest = h.src >= 0 && st.latest.get(h.src) === h.rec.offset;
         if (!done || isLatest) break;
         last = st.queue.shift()!;
+        taken.push(last);
       }
       if (last) {
-        try { await last.rec.commit(); this.counters.committed++; } catch (e) {
+        try {
+          await last.rec.commit();
+          this.counters.committed++;
+          const seen = this.emittedOf(p);
+          for (const t of taken) seen.committed(t.src, t.wm);
+          this.counters.dedup_windows = [...this.emitted.values()].reduce((a, e) => a + e.size, 0);
+        } catch (e) {
           // lost the partition in a rebalance: its new owner replays it
           this.worker.log(`task ${this.spec.id}: commit on partition ${p} refused (${(e as Error).message})`);
         }
@@ -260,7 +307,7 @@ class TaskRunner {
         st.expired[s] = true;
         this.counters.grace_expiries++;
         this.worker.log(`task ${this.spec.id} partition ${p}: source ${s} (${this.spec.agents[s]}) silent for ${this.spec.graceMs} ms, no longer awaited`);
-        await this.emit(await st.gp.expire(s));
+        await this.emit(p, await st.gp.expire(s));
         changed = true;
       }
       if (changed) await this.commit([p]);
@@ -273,6 +320,7 @@ class TaskRunner {
     await this.consumer?.close().catch(() => undefined);
     await this.done.catch(() => undefined);
     await this.producer?.close().catch(() => undefined);
+    for (const sink of this.sinks) await sink.close().catch((e) => this.worker.log(`task ${this.spec.id}: sink: ${(e as Error).message}`));
   }
 }
 
@@ -285,14 +333,12 @@ export class GspWorker {
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
   readonly log: (line: string) => void;
-  readonly stdout: (line: string) => void;
 
   constructor(opts: GspWorkerOptions) {
     this.opts = opts;
     this.name = opts.name;
     this.client = new RuntimeClient(opts.runtime, opts.token);
     this.log = opts.log ?? ((l) => process.stderr.write(`intstream gsp ${this.name}: ${l}\n`));
-    this.stdout = opts.stdout ?? ((l) => process.stdout.write(l + '\n'));
   }
 
   kafkaFor(spec: TaskSpec): string { return this.opts.kafka ?? spec.kafka; }

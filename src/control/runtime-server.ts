@@ -27,6 +27,7 @@ import swagger from '@fastify/swagger';
 import { createConsumer, createTopic, type KafkaConsumer } from '../transport/kafka-client.ts';
 import { DEFAULT_PARTITIONS, globalPartitionable, partialsTopic, resultsTopic } from '../transport/kafka-transport.ts';
 import { RuntimeStore } from './runtime-store.ts';
+import { checkSinkSpec } from '../sinks/sink-spec.ts';
 import { loadSpec, type TaskSpec } from './task-spec.ts';
 import { registerUiRoutes } from './ui-routes.ts';
 
@@ -184,7 +185,7 @@ export class RuntimeServer {
             },
             partitions: { type: 'integer', minimum: 1, maximum: 256 },
             grace_ms: { type: 'integer', minimum: 0 },
-            sinks: { type: 'array', items: { type: 'string', pattern: '^(stdout|jsonl:.+)$' } },
+            sinks: { type: 'array', items: { type: 'string', minLength: 1 } },
           },
         },
         response: { 201: taskSchema, 400: errorSchema, 401: errorSchema },
@@ -255,6 +256,9 @@ export class RuntimeServer {
     const b = req.body as { app?: string; code?: string; id?: string; params?: Record<string, string>; window?: number; agents?: { all?: boolean; names?: string[]; labels?: Record<string, string> }; partitions?: number; grace_ms?: number; sinks?: string[] };
     if ((b.app === undefined) === (b.code === undefined)) return reply.code(400).send({ message: 'give exactly one of app (a built-in name) or code (query source text)' });
     const window = b.window ?? 10;
+    for (const sink of b.sinks ?? []) {
+      try { checkSinkSpec(sink); } catch (e) { return reply.code(400).send({ message: `sinks: ${(e as Error).message}` }); }
+    }
     const loaded = await loadSpec({ app: b.app ?? null, code: b.code ?? null, params: b.params ?? {}, window });
     const agents = this.agentList();
     let chosen: string[];

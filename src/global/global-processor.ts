@@ -7,7 +7,22 @@
 import { buildStage, pollStage, settleStage, type Stage } from '../query/pipeline.ts';
 import type { StageEnv } from '../query/operator.ts';
 import type { OpSpec } from '../query/stream.ts';
+import type { ProbeRequest, ProbeResult } from '../query/stream.ts';
+import { SkipCounters } from '../sources/skip-counters.ts';
 import type { StageMessage } from '../transport/transport.ts';
+
+/** Probes refused with the reason (the policy where none is configured). */
+export const refuseProbes = (why: string) => async (req: ProbeRequest): Promise<ProbeResult> =>
+  ({ ok: false, error: `${why}; ${req?.type} to ${req?.dst} not sent` });
+
+/**
+ * The one composition of a global stage, for `intstream run` (run-task.ts) and GSP workers: the
+ * global chain over `sources` local stages, never late (an element is held until every source's
+ * watermark passed it), with the caller's probe policy (GSP workers allow none).
+ */
+export function openGlobalStage(ops: OpSpec[], sources: number, sendProbe = refuseProbes('no probes in the global stage')): GlobalProcessor {
+  return new GlobalProcessor(ops, sources, { skipped: new SkipCounters(), lateness: Infinity, sendProbe });
+}
 
 interface Pending { ts: number; source: number; seq: number; item: unknown; key: unknown }
 
@@ -25,7 +40,11 @@ export class GlobalProcessor {
   /** Elements dropped because their time had been released already (see expire). */
   late = 0;
 
+  /** Elements the global chain skipped, by reason (the stage's counters). */
+  readonly skipped: SkipCounters;
+
   constructor(ops: OpSpec[], sources: number, env: StageEnv) {
+    this.skipped = env.skipped;
     this.stage = buildStage(ops, env);
     this.watermarks = new Array(sources).fill(-Infinity);
     this.ended = new Array(sources).fill(false);
