@@ -14,12 +14,12 @@
 import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadTask } from '../src/cli/load-task.ts';
+import { loadTask } from '../src/apps/load-task.ts';
 import { LocalProcessor } from '../src/local/local-processor.ts';
 import type { StageEnv } from '../src/query/operator.ts';
 import { splitPlan } from '../src/query/pipeline.ts';
 import { buildPlan, resolveParams } from '../src/query/task.ts';
-import { SkipCounters } from '../src/sources/skip-counters.ts';
+import { SkipCounters } from '../src/decode/skip-counters.ts';
 import { openSourceSpec } from '../src/sources/source-spec.ts';
 import { createConsumer } from '../src/transport/kafka-client.ts';
 import { KafkaStageSender, resultsTopic } from '../src/transport/kafka-transport.ts';

@@ -1,5 +1,8 @@
 /**
  * intstream's public API for query files: `import { defineTask, count } from 'intstream'`.
+ * What a task author needs and nothing internal (filters are written as text in filter()
+ * and compiled by the engine); docs/api.md is its reference. The built-in applications in
+ * src/apps import only this module.
  */
 export { defineTask, type TaskDefinition, type ParamSpec } from './query/task.ts';
 export { Stream, KeyedStream, WindowedStream, GlobalStream } from './query/stream.ts';
@@ -11,5 +14,6 @@ export {
 export { CountMinSketch, BloomFilter, HyperLogLog, countMinSketch, bloomFilter, hyperLogLog, hashString } from './query/sketches.ts';
 export { Packet } from './decode/packet.ts';
 export { FIELDS, type FieldName } from './decode/fields.ts';
-export { parseFilter, compileFilter, toBpf } from './query/filter-expr.ts';
 export { intHops, type IntHop } from './int/int-hops.ts';
+export { IntCollectorState } from './int/collector.ts';
+export { INT_DECODE_PARAMS } from './int/decode-params.ts';

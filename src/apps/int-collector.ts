@@ -13,9 +13,7 @@
  * expiry and periodic export by event time): only events leave it. Reports that do not decode
  * are counted as malformed by reason (int_malformed_report_length, ...) and never reach it.
  */
-import { defineTask, type Stream } from '../index.ts';
-import { IntCollectorState } from '../int/collector.ts';
-import { INT_DECODE_PARAMS } from '../int/decode-params.ts';
+import { defineTask, IntCollectorState, INT_DECODE_PARAMS, type Stream } from '../index.ts';
 
 export default defineTask({
   name: 'int-collector',

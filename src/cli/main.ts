@@ -15,6 +15,7 @@ import { tasksCommand } from './tasks-command.ts';
 import { resultsCommand } from './results-command.ts';
 import { stopCommand } from './stop-command.ts';
 import { intGenCommand } from './int-gen-command.ts';
+import { exportCommand } from './export-command.ts';
 
 /** The package's version (package.json sits two levels up from src/cli and from dist/cli). */
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -32,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const c of [runCommand(), appsCommand(), intGenCommand(), runtimeCommand(), agentCommand(), gspCommand(), submitCommand(), tasksCommand(), resultsCommand(), stopCommand()]) {
+  for (const c of [runCommand(), exportCommand(), appsCommand(), intGenCommand(), runtimeCommand(), agentCommand(), gspCommand(), submitCommand(), tasksCommand(), resultsCommand(), stopCommand()]) {
     c.exitOverride();
     c.showHelpAfterError('(run with --help for usage)');
     program.addCommand(c);

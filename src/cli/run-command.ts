@@ -13,7 +13,7 @@ import { TableSink } from '../sinks/table-sink.ts';
 import { openSinkSpec } from '../sinks/sink-spec.ts';
 import { sourceHelp } from '../sources/source-spec.ts';
 import { n, parseDuration, rate } from './format.ts';
-import { loadTask, locate } from './load-task.ts';
+import { loadTask, locate } from '../apps/load-task.ts';
 import { transportFor } from '../transport/transport-spec.ts';
 import { createProber } from '../probe/send-probe.ts';
 import { resolveParams } from '../query/task.ts';
@@ -89,14 +89,18 @@ Examples:
       const transport = transportFor(o.transport);
       // The output opens with the first result or once the run has succeeded: a run that fails
       // to start neither prints "(no results)" nor truncates an existing --out file.
+      // Both formats stream: a window's results are written when it closes, an event when it
+      // happens, in bounded memory (src/sinks/jsonl-sink.ts TextOutput).
+      const showProgress = !o.quiet && process.stderr.isTTY;
       const made: { sink: Sink | null; out: NodeJS.WritableStream | null } = { sink: null, out: null };
       const sink = (): Sink => {
         if (made.sink) return made.sink;
         const out = made.out = o.out ? createWriteStream(o.out) : process.stdout;
         if (o.out) (out as WriteStream).on('error', (e) => process.stderr.write(`intstream: --out ${o.out}: ${e.message}\n`));
-        return (made.sink = o.format === 'jsonl' ? new JsonlSink(out as any, !!o.out) : new TableSink(out as any, process.stdout.columns || 120));
+        // a warning of the table (a window start that is no date) clears the progress line first
+        const warn = (m: string) => { process.stderr.write(`${showProgress ? '\r\x1b[K' : ''}intstream: warning: ${m}\n`); };
+        return (made.sink = o.format === 'jsonl' ? new JsonlSink(out as any, !!o.out) : new TableSink(out as any, process.stdout.columns || 120, { warn }));
       };
-      const showProgress = !o.quiet && process.stderr.isTTY;
       const extra: Sink[] = [];
       let stats: RunStats | undefined;
       try {

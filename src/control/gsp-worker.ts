@@ -16,6 +16,7 @@
  * no longer holds windows open (GlobalProcessor.expire); `grace_expiries` counts it.
  */
 import { openGlobalStage, type GlobalProcessor } from '../global/global-processor.ts';
+import { EmittedWindows } from '../global/emitted-windows.ts';
 import { PartitionGate } from '../global/partition-gate.ts';
 import { openSinkSpec } from '../sinks/sink-spec.ts';
 import { toResult, type Sink, type TaskResult } from '../sinks/sink.ts';
@@ -46,42 +47,6 @@ interface PartitionState {
   expired: boolean[];
 }
 
-/**
- * The windowed results of one partition already written to the task's sinks, so that a replay
- * (this worker rejoining its group after a failure) does not write them again, and when to
- * forget them. A source's records after its last committed one only carry windows ending after
- * that record's watermark (a local stage closes a window once, at its watermark), and a replay
- * starts after the committed records; so a window that ends at or before every source's
- * committed watermark cannot come again and is forgotten: memory stays bounded by the windows
- * in flight. Window-less results (events) are not de-duplicated: they are delivered at least
- * once, as their (null window, key) does not identify them.
- */
-class EmittedWindows {
-  private readonly ends = new Map<string, number>();
-  private readonly committedWm: number[];
-  constructor(sources: number) { this.committedWm = new Array(sources).fill(-Infinity); }
-
-  /** True the first time (window, key) is seen. */
-  first(r: TaskResult): boolean {
-    if (!r.window) return true;
-    const id = `${r.window.start}|${r.window.end}|${JSON.stringify(r.key)}`;
-    if (this.ends.has(id)) return false;
-    this.ends.set(id, r.window.end);
-    return true;
-  }
-
-  /** A record of `src` with watermark `wm` was committed: forget what can no longer come again. */
-  committed(src: number, wm: number): void {
-    if (src < 0 || !(wm > this.committedWm[src])) return;
-    this.committedWm[src] = wm;
-    let floor = Infinity;
-    for (const w of this.committedWm) if (w < floor) floor = w;
-    if (floor === -Infinity) return;
-    for (const [id, end] of this.ends) if (end <= floor) this.ends.delete(id);
-  }
-
-  get size(): number { return this.ends.size; }
-}
 
 export interface TaskCounters {
   partitions: number[];
@@ -97,6 +62,8 @@ export interface TaskCounters {
   stale: number;
   /** (window, key) pairs remembered for de-duplicating sink output (bounded: see EmittedWindows). */
   dedup_windows: number;
+  /** Records of the partials topic that are not partials records (cut short, not JSON, ...): skipped. */
+  poison: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -108,7 +75,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, why: string): Promise<T> {
 
 class TaskRunner {
   readonly spec: TaskSpec;
-  readonly counters: TaskCounters = { partitions: [], records: 0, duplicates: 0, received: 0, out: 0, late: 0, grace_expiries: 0, restarts: 0, committed: 0, stale: 0, dedup_windows: 0 };
+  readonly counters: TaskCounters = { partitions: [], records: 0, duplicates: 0, received: 0, out: 0, late: 0, grace_expiries: 0, restarts: 0, committed: 0, stale: 0, dedup_windows: 0, poison: 0 };
   private readonly worker: GspWorker;
   /** Records read ahead across rebalances (partition-gate.ts); `ready` once the resume offsets are known. */
   private readonly gate = new PartitionGate();
@@ -212,8 +179,17 @@ class TaskRunner {
         st = this.newState();
         this.states.set(rec.partition, st);
       }
-      const r = decodeRecord(rec.value);
       touched.add(rec.partition);
+      let r: ReturnType<typeof decodeRecord>;
+      try {
+        r = decodeRecord(rec.value);
+        if (r.src >= this.spec.agents.length) throw new Error(`partials record from source ${r.src} of a task with ${this.spec.agents.length}`);
+      } catch (e) {
+        // a poison record: counted, logged once, skipped (committed past like a duplicate)
+        if (this.counters.poison++ === 0) this.worker.log(`task ${this.spec.id}: ${rec.topic} partition ${rec.partition} offset ${rec.offset}: ${(e as Error).message}; skipped (further ones counted as poison)`);
+        st.queue.push({ rec, src: -1, maxTs: -Infinity, wm: -Infinity });
+        continue;
+      }
       if (r.seq <= (st.seen.get(r.src) ?? -1)) {
         this.counters.duplicates++;
         st.queue.push({ rec, src: -1, maxTs: -Infinity, wm: -Infinity });

@@ -24,7 +24,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
-import { createConsumer, createTopic, type KafkaConsumer } from '../transport/kafka-client.ts';
+import { createConsumer, createTopic, type InRecord, type KafkaConsumer } from '../transport/kafka-client.ts';
 import { DEFAULT_PARTITIONS, globalPartitionable, partialsTopic, resultsTopic } from '../transport/kafka-transport.ts';
 import { RuntimeStore } from './runtime-store.ts';
 import { checkSinkSpec } from '../sinks/sink-spec.ts';
@@ -43,6 +43,23 @@ export interface RuntimeOptions {
   /** Default grace time for tasks, ms. Default 30000. */
   graceMs?: number;
   log?: (line: string) => void;
+}
+
+interface ReaderState { consumer: KafkaConsumer | null; stopped: boolean; lastRecordMs: number; done: Promise<void> }
+
+/** A stopped task's results reader stops after this long without a record... */
+const DRAIN_QUIET_MS = 2000;
+/** ...or after this long at most. */
+const DRAIN_MAX_MS = 30_000;
+
+/** A stored result from a results-topic record, or why it is not one. */
+function parseResult(value: Buffer): { window: { start: number; end: number } | null; key: unknown; value: unknown } | string {
+  let r: any;
+  try { r = JSON.parse(value.toString('utf8')); } catch (e) { return `not JSON (${(e as Error).message})`; }
+  if (r === null || typeof r !== 'object' || !('value' in r)) return 'not a result object';
+  const w = r.window;
+  if (w !== null && w !== undefined && !(typeof w === 'object' && Number.isFinite(w.start) && Number.isFinite(w.end))) return 'window is not {start, end}';
+  return { window: w ?? null, key: r.key ?? null, value: r.value };
 }
 
 /** A finished task's event stream ends after this long without a newly stored result. */
@@ -72,7 +89,11 @@ export class RuntimeServer {
   private readonly events = new EventEmitter();
   /** Enders of the open event streams (close() ends them so that it does not wait on clients). */
   private readonly streams = new Set<(final?: boolean) => void>();
-  private readonly readers = new Map<string, { consumer: KafkaConsumer | null; stopped: boolean; done: Promise<void> }>();
+  private readonly readers = new Map<string, ReaderState>();
+  /** Readers of stopped tasks still taking what their topic holds (stopReader with drain). */
+  private readonly draining = new Set<ReaderState>();
+  /** Poison records met in each task's results topic (see startReader). */
+  private readonly skippedResults = new Map<string, number>();
   private readonly log: (l: string) => void;
   url = '';
 
@@ -165,7 +186,7 @@ export class RuntimeServer {
       return { tasks: this.store.tasks().filter((t) => t.status !== 'stopped') };
     });
     app.get('/api/v1/workers', { schema: { summary: 'GSP workers and their health' } }, async () => ({
-      workers: this.store.workers().map((w) => ({ ...w, up: Date.now() - w.last_seen < this.downAfter() })),
+      workers: this.liveWorkers().map((w) => ({ ...w, up: Date.now() - w.last_seen < this.downAfter() })),
     }));
 
     app.post('/api/v1/tasks', {
@@ -236,7 +257,7 @@ export class RuntimeServer {
       const t = this.store.task(id);
       if (!t) return reply.code(404).send({ message: 'no such task' });
       this.store.setStatus(id, 'stopped');
-      this.stopReader(id);
+      this.stopReader(id, true);
       this.log(`task ${id} stopped`);
       return { id, status: 'stopped' };
     });
@@ -245,6 +266,13 @@ export class RuntimeServer {
     // tasks survive a restart: read their results again (the store ignores copies)
     for (const t of this.store.tasks()) if (t.status !== 'stopped') this.startReader(t);
     return this.url;
+  }
+
+  /** A worker silent this long is no longer listed (it stays in the store for its counters). */
+  private forgetAfter(): number { return Math.max(60_000, 20 * this.downAfter()); }
+
+  private liveWorkers() {
+    return this.store.workers().filter((w) => Date.now() - w.last_seen < this.forgetAfter());
   }
 
   private agentList() {
@@ -304,20 +332,25 @@ export class RuntimeServer {
     const perAgent = t.agents.map((name, i) => ({ name, source_index: i, up: health.get(name)?.up ?? false, ...(counters[name] ?? { state: 'pending' }) }));
     const sum = (k: string) => perAgent.reduce((a, x: any) => a + (x[k] ?? 0), 0);
     const local = { items_read: sum('items_read'), filtered: sum('filtered'), emitted: sum('emitted'), malformed: sum('malformed'), skipped: sum('skipped') };
-    const global = { received: 0, out: 0, late: 0, grace_expiries: 0, duplicates: 0, workers: [] as { name: string; up: boolean; partitions: number[] }[] };
+    // `emitted` adds up what every worker produced, replays after a failover included; `out` is
+    // what left the global stage once (the distinct results stored), so it stays right when a
+    // worker's successor replays windows.
+    const results = this.store.resultCount(id);
+    const global = { received: 0, out: results, emitted: 0, late: 0, grace_expiries: 0, duplicates: 0, poison: 0, workers: [] as { name: string; up: boolean; partitions: number[] }[] };
     for (const w of this.store.workers()) {
       const c = w.info?.tasks?.[id];
       if (!c) continue;
       const up = Date.now() - w.last_seen < this.downAfter();
-      global.workers.push({ name: w.name, up, partitions: up ? c.partitions : [] });
-      global.received += c.received; global.out += c.out; global.late += c.late; global.grace_expiries += c.grace_expiries; global.duplicates += c.duplicates;
+      if (up || Date.now() - w.last_seen < this.forgetAfter()) global.workers.push({ name: w.name, up, partitions: up ? c.partitions : [] });
+      global.received += c.received; global.emitted += c.out; global.late += c.late; global.grace_expiries += c.grace_expiries; global.duplicates += c.duplicates; global.poison += c.poison ?? 0;
     }
     const { code, ...rest } = t;
     return {
       ...rest, has_code: code !== null,
       agents_detail: perAgent,
       stages: { local, global },
-      results: this.store.resultCount(id),
+      results,
+      results_skipped: this.skippedResults.get(id) ?? 0,
       data_reduction: local.items_read > 0 ? 1 - local.emitted / local.items_read : 0,
     };
   }
@@ -354,20 +387,30 @@ export class RuntimeServer {
     req.raw.on('close', () => { clearInterval(tick); this.events.off(`result:${id}`, onResult); this.streams.delete(end); });
   }
 
+  /**
+   * Reads a task's results topic into the store, batch by batch (one transaction each), until the
+   * task is stopped. A record that is not a result (not JSON, not a result object) is a poison
+   * record: counted in the task's `results_skipped`, logged once with its topic, partition and
+   * offset, and skipped, so that it never blocks the task (a reader that threw on it would
+   * rejoin and meet it again for ever).
+   */
   private startReader(t: TaskSpec): void {
     if (this.readers.has(t.id)) return;
-    const state = { consumer: null as KafkaConsumer | null, stopped: false, done: Promise.resolve() };
+    const state: ReaderState = { consumer: null, stopped: false, lastRecordMs: Date.now(), done: Promise.resolve() };
     this.readers.set(t.id, state);
     state.done = (async () => {
       while (!state.stopped) {
         try {
           state.consumer = await createConsumer({ bootstrap: this.opts.kafka, groupId: `intstream-runtime.${t.id}`, topics: [resultsTopic(t.id)], fromBeginning: true, maxWaitMs: 100 });
           for await (const batch of state.consumer) {
+            const rows: { window: { start: number; end: number } | null; key: unknown; value: unknown }[] = [];
             for (const rec of batch.records) {
-              const r = JSON.parse(rec.value.toString('utf8'));
-              const stored = this.store.addResult(t.id, r);
-              if (stored) this.events.emit(`result:${t.id}`, stored);
+              const r = parseResult(rec.value);
+              if (typeof r === 'string') { this.poisoned(t.id, rec, r); continue; }
+              rows.push(r);
             }
+            for (const stored of this.store.addResults(t.id, rows)) this.events.emit(`result:${t.id}`, stored);
+            if (batch.records.length > 0) state.lastRecordMs = Date.now();
             await batch.commit().catch(() => undefined);
             if (state.stopped) break;
           }
@@ -380,16 +423,36 @@ export class RuntimeServer {
     })();
   }
 
-  private stopReader(id: string): void {
+  private poisoned(task: string, rec: InRecord, why: string): void {
+    const n = (this.skippedResults.get(task) ?? 0) + 1;
+    this.skippedResults.set(task, n);
+    if (n === 1) this.log(`task ${task}: ${rec.topic} partition ${rec.partition} offset ${rec.offset}: ${why}; skipped (further ones counted in results_skipped)`);
+  }
+
+  /**
+   * Stops reading a task's results. With `drain`, the reader first takes what is already in the
+   * topic (it stops once no record came for DRAIN_QUIET_MS, or after DRAIN_MAX_MS): stopping a
+   * task keeps the results its global stage had produced.
+   */
+  private stopReader(id: string, drain = false): void {
     const r = this.readers.get(id);
     if (!r) return;
-    r.stopped = true;
-    void r.consumer?.close().catch(() => undefined);
     this.readers.delete(id);
+    const stop = () => { r.stopped = true; void r.consumer?.close().catch(() => undefined); };
+    if (!drain) return stop();
+    const until = Date.now() + DRAIN_MAX_MS;
+    const check = setInterval(() => {
+      if (Date.now() - r.lastRecordMs >= DRAIN_QUIET_MS || Date.now() >= until) { clearInterval(check); stop(); }
+    }, 100);
+    check.unref();
+    r.lastRecordMs = Math.max(r.lastRecordMs, Date.now() - DRAIN_QUIET_MS + 1000); // at least 1 s more
+    this.draining.add(r);
+    void r.done.finally(() => this.draining.delete(r));
   }
 
   async close(): Promise<void> {
     for (const id of [...this.readers.keys()]) this.stopReader(id);
+    for (const r of this.draining) { r.stopped = true; void r.consumer?.close().catch(() => undefined); }
     for (const end of [...this.streams]) end(false);
     await this.app.close();
     this.store.close();

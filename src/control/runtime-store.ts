@@ -114,6 +114,21 @@ export class RuntimeStore {
     return out;
   }
 
+  /** addResult for many, in one transaction (one Kafka batch: thousands of results per second). */
+  addResults(task: string, rs: readonly { window: { start: number; end: number } | null; key: unknown; value: unknown }[]): StoredResult[] {
+    const stored: StoredResult[] = [];
+    if (rs.length === 0) return stored;
+    this.db.exec('BEGIN');
+    try {
+      for (const r of rs) { const s = this.addResult(task, r); if (s) stored.push(s); }
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      throw e;
+    }
+    return stored;
+  }
+
   /** Stores a result unless its (task, window, key) is there already; true when it was new. */
   addResult(task: string, r: { window: { start: number; end: number } | null; key: unknown; value: unknown }): StoredResult | null {
     const info = this.db.prepare('INSERT OR IGNORE INTO results (task, wstart, wend, key, value) VALUES (?, ?, ?, ?, ?)')

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadTask } from '../cli/load-task.ts';
+import { loadTask } from '../apps/load-task.ts';
 import { splitPlan, type SplitPlan } from '../query/pipeline.ts';
 import { buildPlan, resolveParams, type TaskDefinition } from '../query/task.ts';
 

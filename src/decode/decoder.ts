@@ -9,6 +9,18 @@
  * A header that does not fit the captured bytes sets status TRUNCATED with a reason naming it;
  * a header whose fields contradict each other sets MALFORMED; the walk stops there and the
  * layers decoded so far stay readable.
+ *
+ * Which stops are counted: every packet the walk cannot follow to its end has a status and a
+ * reason (the local stage counts it as `malformed` by reason). The end of a packet is a layer
+ * that carries no further header intstream knows how to read: TCP, UDP (but for the tunnel
+ * ports below), ICMP, a later fragment, an unknown EtherType or 802.3/LLC frame, an IP protocol
+ * that is not an encapsulation (SCTP, OSPF, IGMP, ...), and encrypted payloads (ESP, protected
+ * 802.11): those packets are OK. Not OK, with a reason: a header cut by the capture (TRUNCATED),
+ * contradicting fields (MALFORMED), and a header that is known to carry another packet which
+ * the walk does not enter (UNSUPPORTED: an unknown link type, GRE protocol or Geneve payload,
+ * GRE source routing, IP protocols that encapsulate IP, Ethernet or MPLS such as EtherIP or
+ * MPLS-in-IP, EtherTypes such as PPPoE session, ...). UDP ports other than the tunnel ports
+ * are application data, never counted: a port number is no proof of a tunnel.
  */
 import type { Packet } from './packet.ts';
 import * as L from './layers.ts';
@@ -33,6 +45,23 @@ function fail(p: Packet, status: typeof TRUNCATED | typeof MALFORMED | typeof UN
   p.status = status;
   p.reason = reason;
   return NEXT_NONE;
+}
+
+/**
+ * IP protocols that carry another packet which the walk does not enter: a packet ending in one
+ * is UNSUPPORTED ('ip_encapsulation_unsupported'), never silently OK. EtherIP (97, RFC 3378),
+ * L2TPv3 (115, RFC 3931), MPLS-in-IP (137, RFC 4023).
+ */
+const IP_ENCAPSULATIONS = new Uint8Array(256);
+for (const proto of [97, 115, 137]) IP_ENCAPSULATIONS[proto] = 1;
+
+/**
+ * EtherTypes of the same kind ('ethertype_encapsulation_unsupported'): PPPoE session (0x8864,
+ * PPP then IP), 802.1ah provider backbone bridging (0x88e7, an Ethernet frame), NSH (0x894f).
+ * Other EtherTypes (ARP, LLDP, ...) end the packet and are OK.
+ */
+function ethertypeEncapsulation(type: number): boolean {
+  return type === 0x8864 || type === 0x88e7 || type === 0x894f;
 }
 
 /** Decodes the record at buf[off, off+capLen) into `p`. Never throws on packet data. */
@@ -74,7 +103,9 @@ function decodeWalk(p: Packet, buf: Uint8Array, off: number, linkType: number): 
       case L.ETHERTYPE_MPLS: case L.ETHERTYPE_MPLS_MC: next = decodeMpls(p, buf, at, end); break;
       case NEXT_IP: next = decodeRawIp(p, buf, at, end); break;
       case NEXT_80211: next = decodeIeee80211(p, buf, at, end); break;
-      default: return; // ARP, LLDP, ...: a valid packet without an IP layer
+      default: // ARP, LLDP, ...: a valid packet without an IP layer
+        if (ethertypeEncapsulation(next)) fail(p, UNSUPPORTED, 'ethertype_encapsulation_unsupported');
+        return;
     }
     at = cursor;
   }
@@ -244,12 +275,18 @@ function enterTunnel(p: Packet, type: number): boolean {
 // ---- IPv4 (RFC 791) ---------------------------------------------------------------------
 // ver/ihl(1) tos(1) total_len(2) id(2) flags/frag_off(2) ttl(1) proto(1) csum(2) src(4) dst(4)
 // options(ihl*4-20).  Only the first fragment (offset 0) carries the transport header.
+// A total length of 0 is what TSO and BIG TCP send (the NIC or the stack fills it in, or no
+// 16-bit length fits): the datagram then takes its length from the frame, up to the frame's end
+// on the wire, as tshark does ("ip.len" is that length). An Authentication Header (protocol
+// 51, RFC 4302: next_header(1) len(1, 4-byte units - 2) reserved(2) spi(4) seq(4) icv) is
+// walked as in IPv6: `ip.proto` is then the protocol after it.
 function decodeIpv4(p: Packet, b: Uint8Array, off: number, end: number): number {
   if (end - off < 20) return fail(p, TRUNCATED, 'ipv4_header_truncated');
   if (b[off] >> 4 !== 4) return fail(p, MALFORMED, 'ipv4_version_invalid');
   const hl = (b[off] & 0x0f) * 4;
   if (hl < 20) return fail(p, MALFORMED, 'ipv4_ihl_invalid');
-  const total = u16(b, off + 2);
+  let total = u16(b, off + 2);
+  if (total === 0) total = (p.start + p.len > end ? p.start + p.len : end) - off;
   p.l3 = 4; p.l3Off = off; p.ipLen = total;
   p.proto = b[off + 9];
   const fo = u16(b, off + 6);
@@ -259,7 +296,15 @@ function decodeIpv4(p: Packet, b: Uint8Array, off: number, end: number): number 
   if (total < hl) return fail(p, MALFORMED, 'ipv4_total_length_invalid');
   if (end - off < hl) return fail(p, TRUNCATED, 'ipv4_options_truncated');
   if (fragOff !== 0) return NEXT_NONE;
-  return decodeTransport(p, b, off + hl, end, off + total);
+  let at = off + hl;
+  while (p.proto === L.IPPROTO_AH) {
+    if (end - at < 8) return fail(p, TRUNCATED, 'ipv4_ah_truncated');
+    const len = (b[at + 1] + 2) * 4;
+    if (end - at < len) return fail(p, TRUNCATED, 'ipv4_ah_truncated');
+    p.proto = b[at];
+    at += len;
+  }
+  return decodeTransport(p, b, at, end, off + total);
 }
 
 // ---- IPv6 (RFC 8200) --------------------------------------------------------------------
@@ -368,6 +413,7 @@ function decodeTransport(p: Packet, b: Uint8Array, at: number, end: number, ipEn
     cursor = at;
     return proto === L.IPPROTO_IPIP ? L.ETHERTYPE_IPV4 : L.ETHERTYPE_IPV6;
   }
+  if (IP_ENCAPSULATIONS[proto] === 1) return fail(p, UNSUPPORTED, 'ip_encapsulation_unsupported');
   return NEXT_NONE;
 }
 
@@ -444,12 +490,15 @@ function decodeIntInFlightLayer(p: Packet): void {
 
 // ---- GRE (RFC 2784, RFC 2890) -----------------------------------------------------------
 // C R K S flags + version(2) protocol(2) [checksum(2) reserved(2)] [key(4)] [sequence(4)].
+// R (RFC 1701 source routing) appends a list of routing entries of their own lengths before
+// the payload: not walked (UNSUPPORTED), rather than read at a wrong offset.
 // Protocol 0x88BE is ERSPAN type II, or type I when S is clear (no ERSPAN header); 0x22EB is
 // ERSPAN type III; 0x6558 bridged Ethernet; 0x8200/0x8210 Aruba's 802.11 frames.
 function decodeGre(p: Packet, b: Uint8Array, at: number, end: number): number {
   if (end - at < 4) return fail(p, TRUNCATED, 'gre_header_truncated');
   const flags = u16(b, at);
   if ((flags & 7) !== 0) return fail(p, UNSUPPORTED, 'gre_version_unsupported'); // PPTP (1)
+  if (flags & 0x4000) return fail(p, UNSUPPORTED, 'gre_routing_unsupported');
   const proto = u16(b, at + 2);
   const hl = 4 + (flags & 0xc000 ? 4 : 0) + (flags & 0x2000 ? 4 : 0) + (flags & 0x1000 ? 4 : 0);
   if (end - at < hl) return fail(p, TRUNCATED, 'gre_header_truncated');

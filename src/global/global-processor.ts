@@ -8,7 +8,7 @@ import { buildStage, pollStage, settleStage, type Stage } from '../query/pipelin
 import type { StageEnv } from '../query/operator.ts';
 import type { OpSpec } from '../query/stream.ts';
 import type { ProbeRequest, ProbeResult } from '../query/stream.ts';
-import { SkipCounters } from '../sources/skip-counters.ts';
+import { SkipCounters } from '../decode/skip-counters.ts';
 import type { StageMessage } from '../transport/transport.ts';
 
 /** Probes refused with the reason (the policy where none is configured). */

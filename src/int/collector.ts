@@ -17,6 +17,15 @@
  * `expired` (not seen for `timeout` s; its time is last_seen + timeout). Every value carries
  * `ts`, the event time in seconds (the report's time, or the periodic/expiry instant).
  *
+ * Jumps in event time (a gap between reports, a corrupt or offset timestamp): when time passes
+ * several multiples of `period` at once, nothing changed in between, so the exports at the
+ * skipped multiples would repeat the same values: they collapse into one, at the latest multiple
+ * reached. A key thus gets at most one `periodic` event per report, and keys whose timeout ran
+ * out within the gap expire first (at their own last_seen + timeout) without periodic events
+ * in between. Where doubles are coarser than the period (t + period == t: times near 2^62 s,
+ * from a pcapng if_tsoffset), every distinct time counts as the next multiple. advance() is
+ * O(live keys) whatever the jump.
+ *
  * Cost: a report on a known flow whose path did not change does no hashing beyond the flow
  * lookup: hop, egress and queue entries are cached on the flow's per-position hop slots.
  * Objects are allocated only for new keys and for events. Results depend only on the reports
@@ -99,6 +108,21 @@ const EMPTY_PATH = new Uint32Array(0);
 const NO_HOPS: (Entry | undefined)[] = [];
 
 type Out = (value: object, key: unknown) => void;
+
+const nextBits = new Float64Array(1), nextInt = new BigInt64Array(nextBits.buffer);
+/** The next double above finite x. */
+function nextUp(x: number): number {
+  if (x === 0) return Number.MIN_VALUE;
+  nextBits[0] = x;
+  nextInt[0] += x > 0 ? 1n : -1n;
+  return nextBits[0];
+}
+
+/** ts + d, or where that does not move (t + d == t at 2^62 s), the next double. */
+function later(ts: number, d: number): number {
+  const t = ts + d;
+  return t > ts ? t : nextUp(ts);
+}
 
 function u32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
@@ -196,23 +220,50 @@ export class IntCollectorState {
     }
   }
 
-  /** Periodic exports and expiries due before time `ts` (event time moves forward only). */
+  /**
+   * Periodic exports and expiries due by time `ts` (event time moves forward only): one export
+   * at the latest multiple of the period reached, however many were passed (see the top).
+   */
   advance(ts: number, out: Out): void {
-    if (ts < this.now) return;
+    if (!(ts >= this.now && ts < Infinity)) return; // earlier, or not a time
     this.now = ts;
     const period = this.c.period;
-    if (this.nextPeriodic === -Infinity) this.nextPeriodic = period > 0 ? (Math.floor(ts / period) + 1) * period : Infinity;
-    if (this.nextScan === -Infinity) this.nextScan = this.c.timeout > 0 ? ts + this.scanEvery : Infinity;
-    while (period > 0 && ts >= this.nextPeriodic) {
-      const t = this.nextPeriodic;
+    if (this.nextPeriodic === -Infinity) this.nextPeriodic = period > 0 ? this.multipleAfter(ts) : Infinity;
+    if (this.nextScan === -Infinity) this.nextScan = this.c.timeout > 0 ? later(ts, this.scanEvery) : Infinity;
+    if (ts >= this.nextPeriodic) {
+      let t = this.multipleAtOrBefore(ts);
+      if (t < this.nextPeriodic) t = this.nextPeriodic;
       this.expireBefore(t, out);
       for (const e of this.live) this.emit(e, 'periodic', t, out);
-      this.nextPeriodic = t + period;
+      this.nextPeriodic = this.multipleAfter(ts);
     }
     if (ts >= this.nextScan) {
       this.expireBefore(ts, out);
-      this.nextScan = ts + this.scanEvery;
+      this.nextScan = later(ts, this.scanEvery);
     }
+  }
+
+  /**
+   * The multiples k * period nearest ts, by index (k < 2^52, so k +- 1 is exact and consecutive
+   * multiples are distinct doubles). Beyond that, doubles are coarser than the period: ts itself
+   * stands for the latest multiple, and the next double for the next one.
+   */
+  private multipleAtOrBefore(ts: number): number {
+    const period = this.c.period, q = ts / period;
+    if (!(q < 2 ** 52 && q > -(2 ** 52))) return ts;
+    let k = Math.floor(q);
+    while (k * period > ts) k--;
+    while ((k + 1) * period <= ts) k++;
+    return k * period;
+  }
+
+  private multipleAfter(ts: number): number {
+    const period = this.c.period, q = ts / period;
+    if (!(q < 2 ** 52 && q > -(2 ** 52))) return nextUp(ts);
+    let k = Math.floor(q) + 1;
+    while ((k - 1) * period > ts) k--;
+    while (k * period <= ts) k++;
+    return k * period;
   }
 
   /** Expires every key whose last report is more than `timeout` s before t. */

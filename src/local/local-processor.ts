@@ -12,7 +12,7 @@ import { buildStage, pollStage, settleStage, type SplitPlan, type Stage } from '
 import { compileRawReject, interpretFilter, type PacketPredicate } from '../query/filter-expr.ts';
 import type { PacketBatch } from '../sources/packet-batch.ts';
 import type { StageEnv } from '../query/operator.ts';
-import { SkipCounters } from '../sources/skip-counters.ts';
+import { SkipCounters } from '../decode/skip-counters.ts';
 import type { PacketSource } from '../sources/source.ts';
 import type { KernelStats } from '../sources/capture-process.ts';
 import type { StageMessage } from '../transport/transport.ts';

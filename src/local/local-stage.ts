@@ -11,7 +11,7 @@ import { intDecodeFromParams, mergeDecodeOptions } from '../int/decode-params.ts
 import type { StageEnv } from '../query/operator.ts';
 import type { SplitPlan } from '../query/pipeline.ts';
 import type { ProbeRequest, ProbeResult } from '../query/stream.ts';
-import { SkipCounters } from '../sources/skip-counters.ts';
+import { SkipCounters } from '../decode/skip-counters.ts';
 import { openSourceSpec } from '../sources/source-spec.ts';
 import type { StageMessage } from '../transport/transport.ts';
 import { LocalProcessor } from './local-processor.ts';

@@ -2,7 +2,11 @@
  * Keyed state that outlives windows (per-flow sequence tracking, INT event detection). State
  * of a key idle for `idleTimeout` event-time seconds expires: `onExpire` runs with the time
  * lastSeen + idleTimeout, whether the expiry is noticed by a later element of the same key or
- * by the watermark, so results do not depend on batch boundaries.
+ * by the watermark, so results do not depend on batch boundaries. State that never idles out
+ * (no idleTimeout) expires at the end of input with the time max(lastSeen, the last
+ * watermark): it then need not hold the watermark back, and what the key emitted at its last
+ * element leaves the stage as soon as the watermark passes it (an INT collector's events while
+ * the reporters are silent).
  */
 import { compareValues } from './aggregate.ts';
 import { keyId, type Operator, type StageEnv } from './operator.ts';
@@ -16,6 +20,8 @@ export class KeyedProcessOp implements Operator {
   private readonly states = new Map<string | number, Entry>();
   private readonly idle: number;
   private lastScan = -Infinity;
+  /** The highest watermark advanced to. */
+  private wm = -Infinity;
   private curTs = 0;
   private curKey: any = null;
   private readonly out: Emit<any>;
@@ -52,10 +58,11 @@ export class KeyedProcessOp implements Operator {
   }
 
   private expiryTime(e: Entry): number {
-    return this.idle === Infinity ? e.last : e.last + this.idle;
+    return this.idle === Infinity ? Math.max(e.last, this.wm) : e.last + this.idle;
   }
 
   advance(wm: number): void {
+    if (wm > this.wm) this.wm = wm;
     let hold = wm;
     if (this.idle !== Infinity) {
       if (wm - this.lastScan >= this.idle / 4) {
@@ -66,9 +73,9 @@ export class KeyedProcessOp implements Operator {
         for (const [id, e] of due) this.expire(id, e);
       }
     }
-    // Expiry output carries time last + idle (last when state never idles out): keep the
-    // promise for it.
-    if (this.opts.onExpire) for (const e of this.states.values()) if (this.expiryTime(e) < hold) hold = this.expiryTime(e);
+    // Expiry output carries time last + idle: keep the promise for it (state that never idles
+    // out expires at or after the watermark: nothing to hold).
+    if (this.opts.onExpire && this.idle !== Infinity) for (const e of this.states.values()) if (this.expiryTime(e) < hold) hold = this.expiryTime(e);
     this.next.advance(hold);
   }
 

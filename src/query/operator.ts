@@ -11,7 +11,7 @@ import { Packet } from '../decode/packet.ts';
 import { FlowRecordView } from '../decode/flow-record.ts';
 import { ipv4Text, ipv6Text } from '../decode/address-text.ts';
 import { fieldGetter, type FieldName } from '../decode/fields.ts';
-import { SkipCounters } from '../sources/skip-counters.ts';
+import { SkipCounters } from '../decode/skip-counters.ts';
 import type { PacketPredicate } from './filter-expr.ts';
 import type { Context, ProbeRequest, ProbeResult } from './stream.ts';
 

@@ -7,6 +7,23 @@
  * An element whose window has already closed is late: counted as `late`, not added (with the
  * local stage's lateness, a window stays open until the source's time passes end + lateness).
  *
+ * Window starts and large timestamps. Window k starts at `k * slide`, one rounding of the exact
+ * multiple (the same window always gets the same start, whichever element opens it). An element
+ * joins every window with s <= ts < s + size, found by index (k counting down from ts / slide),
+ * never by repeated subtraction, which stops moving once the slide is below the spacing of
+ * doubles. Membership and closing (s + size <= watermark) use the exact sum s + size, not its
+ * rounding: a 10 s window at 2^60 s (doubles are 256 s apart there) still holds the element at
+ * its start, and closes only after it. A tumbling window is that of floor(ts / size) when it
+ * holds ts, else the highest that does (ts / size can round up). Should rounded starts ever leave
+ * a gap that no window holds (a safeguard: that takes a tie in rounding where the spacing of
+ * doubles changes), the element joins the lowest window above it. Beyond |ts| = 2^52 * slide
+ * consecutive multiples of the slide are no longer distinct doubles: there every double is a
+ * window start (each stands for the multiples nearest it), an element joins the windows
+ * starting at the doubles in (ts - size, ts] (at least its own time), a tumbling window is
+ * [ts, ts + size), and a result's `end` (start + size, rounded) can equal its start.
+ * Deterministic, and at most about 2 * size / slide windows per element. (2^52 * slide is
+ * 2.3e16 s for a 5 s slide: only corrupt or offset timestamps get there.)
+ *
  * HOT PATH (bench/newconn.ts): WindowAggregateOp.push for tumbling windows.
  */
 import { compareValues, type Aggregate } from './aggregate.ts';
@@ -15,9 +32,31 @@ import type { Emit, WindowSpec } from './stream.ts';
 
 interface Slot { key: any; acc: any }
 
-/** Start of the first window that can contain an element at time t. */
-function firstStartContaining(t: number, spec: WindowSpec): number {
-  return Math.floor(t / spec.slide) * spec.slide - (spec.size - spec.slide);
+/**
+ * Exactly whether s + size <= t, for doubles: the rounded sum alone could say that a window
+ * [s, s + size) has ended at a time t that is still inside it (or the reverse).
+ */
+function endsBy(s: number, size: number, t: number): boolean {
+  const e = s + size;
+  if (e !== t) return e < t;
+  const bb = e - s;
+  return (s - (e - bb)) + (size - bb) <= 0; // the rounding error of e (Knuth's TwoSum): s + size = e + err
+}
+
+const bits = new Float64Array(1), bitsInt = new BigInt64Array(bits.buffer);
+/** The next double below finite x. */
+function nextDown(x: number): number {
+  if (x === 0) return -Number.MIN_VALUE;
+  bits[0] = x;
+  bitsInt[0] += x > 0 ? -1n : 1n;
+  return bits[0];
+}
+/** The next double above finite x. */
+function nextUp(x: number): number {
+  if (x === 0) return Number.MIN_VALUE;
+  bits[0] = x;
+  bitsInt[0] += x > 0 ? 1n : -1n;
+  return bits[0];
 }
 
 abstract class WindowedOp<S> implements Operator {
@@ -33,11 +72,14 @@ abstract class WindowedOp<S> implements Operator {
   private lastStart = NaN;
   private lastMap: Map<string | number, S> | null = null;
   private readonly tumbling: boolean;
+  /** From this |time| on, every double is a window start (see the top of this file). */
+  private readonly coarseFrom: number;
 
   constructor(spec: WindowSpec, next: Operator, env: StageEnv, sourceTimed: boolean) {
     this.spec = spec; this.next = next; this.env = env;
     this.tumbling = spec.size === spec.slide;
     this.sourceTimed = sourceTimed;
+    this.coarseFrom = 2 ** 52 * spec.slide;
   }
 
   protected abstract add(map: Map<string | number, S>, id: string | number, item: any, key: any): void;
@@ -51,8 +93,11 @@ abstract class WindowedOp<S> implements Operator {
     const id = keyId(key);
     if (this.tumbling) {
       const size = this.spec.size;
-      const start = Math.floor(ts / size) * size;
-      if (start + size <= bound) { this.env.skipped.bump('late'); return; }
+      let start = Math.floor(ts / size) * size, end = start + size;
+      // Rare: a start rounded past ts, an end rounded down to ts (both decided exactly there), or
+      // the range where every double starts a window. A rounded end above a time is above it.
+      if (start > ts || end <= ts || ts >= this.coarseFrom || ts <= -this.coarseFrom) { start = this.tumblingStart(ts); end = start + size; }
+      if (end <= bound && endsBy(start, size, bound)) { this.env.skipped.bump('late'); return; }
       let map = this.lastMap;
       if (start !== this.lastStart || map === null) {
         map = this.windows.get(start) ?? null;
@@ -62,16 +107,64 @@ abstract class WindowedOp<S> implements Operator {
       this.add(map, id, item, key);
       return;
     }
+    this.pushSliding(item, ts, key, id, bound);
+  }
+
+  private pushSliding(item: any, ts: number, key: any, id: string | number, bound: number): void {
     const { size, slide } = this.spec;
     let added = false;
-    for (let start = Math.floor(ts / slide) * slide; start > ts - size; start -= slide) {
-      if (start + size <= bound) continue;
-      let map = this.windows.get(start);
-      if (!map) { map = new Map(); this.windows.set(start, map); }
-      this.add(map, id, item, key);
-      added = true;
+    if (ts < this.coarseFrom && ts > -this.coarseFrom) {
+      // Window k starts at k * slide: k counts down from the highest start that can be <= ts
+      // (ts / slide may round either way) until the window ends by ts. |k| < 2^52 + 2 here, so
+      // k - 1 is exact and consecutive starts are distinct.
+      let k = Math.floor(ts / slide) + 1, holds = false;
+      for (let start = k * slide; !endsBy(start, size, ts); start = --k * slide) {
+        if (start > ts) continue;
+        holds = true;
+        if (endsBy(start, size, bound)) continue;
+        this.addTo(start, id, item, key);
+        added = true;
+      }
+      if (!holds) { // in a gap between rounded windows (the safeguard above)
+        const start = this.lowestStartAbove(ts);
+        if (!endsBy(start, size, bound)) { this.addTo(start, id, item, key); added = true; }
+      }
+    } else {
+      // Every double is a window start: those in (ts - size, ts], from ts down.
+      for (let start = ts; !endsBy(start, size, ts); start = nextDown(start)) {
+        if (endsBy(start, size, bound)) continue;
+        this.addTo(start, id, item, key);
+        added = true;
+      }
     }
     if (!added) this.env.skipped.bump('late');
+  }
+
+  /**
+   * The tumbling window of ts when floor(ts / size) * size does not hold it: ts itself where
+   * every double starts a window; else the highest window [k * size, + size) that holds ts
+   * (ts / size rounded up), or in a gap left by rounding the starts, the lowest start above ts.
+   */
+  private tumblingStart(ts: number): number {
+    if (ts >= this.coarseFrom || ts <= -this.coarseFrom) return ts;
+    const size = this.spec.size;
+    let k = Math.floor(ts / size) + 1;
+    while (k * size > ts) k--;
+    return endsBy(k * size, size, ts) ? this.lowestStartAbove(ts) : k * size;
+  }
+
+  /** The lowest window start k * slide above ts (below the coarse range). */
+  private lowestStartAbove(ts: number): number {
+    const slide = this.spec.slide;
+    let k = Math.floor(ts / slide);
+    while (k * slide <= ts) k++;
+    return k * slide;
+  }
+
+  private addTo(start: number, id: string | number, item: any, key: any): void {
+    let map = this.windows.get(start);
+    if (!map) { map = new Map(); this.windows.set(start, map); }
+    this.add(map, id, item, key);
   }
 
   advance(wm: number): void {
@@ -81,9 +174,29 @@ abstract class WindowedOp<S> implements Operator {
 
   /** The promise this operator can pass on: no output earlier than an open window's start. */
   protected forward(wm: number): number {
-    let out = Math.min(wm, firstStartContaining(wm, this.spec));
+    let out = Math.min(wm, this.lowestOpenStart(wm));
     for (const s of this.windows.keys()) if (s < out) out = s;
     return out;
+  }
+
+  /**
+   * The lowest start of a window that an element can still join once the watermark is at wm:
+   * the windows that do not end by wm (the others have closed).
+   */
+  private lowestOpenStart(wm: number): number {
+    if (!Number.isFinite(wm)) return wm;
+    const { size, slide } = this.spec;
+    if (wm + size < this.coarseFrom && wm - size > -this.coarseFrom) {
+      let k = Math.floor((wm - size) / slide);
+      while (!endsBy(k * slide, size, wm)) k--;
+      while (endsBy(k * slide, size, wm)) k++;
+      return k * slide;
+    }
+    // Any double may start a window here (and near the boundary, the lowest of both kinds).
+    let s = wm - size;
+    while (!endsBy(s, size, wm)) s = nextDown(s);
+    while (endsBy(s, size, wm)) s = nextUp(s);
+    return s;
   }
 
   finish(): void {
@@ -94,7 +207,7 @@ abstract class WindowedOp<S> implements Operator {
   protected close(wm: number): void {
     if (this.windows.size === 0) { if (wm > this.closedUpTo) this.closedUpTo = wm; return; }
     const due: number[] = [];
-    for (const s of this.windows.keys()) if (s + this.spec.size <= wm) due.push(s);
+    for (const s of this.windows.keys()) if (endsBy(s, this.spec.size, wm)) due.push(s);
     if (wm > this.closedUpTo) this.closedUpTo = wm;
     if (due.length === 0) return;
     due.sort((a, b) => a - b);

@@ -20,6 +20,13 @@ export interface ByteInput {
   close(): Promise<void>;
 }
 
+/**
+ * The most one read asks of the file system. fs.read and fs.readSync throw a RangeError for a
+ * length of 2^31 or more; a reader's buffer is bounded by its own caps, and this keeps a read
+ * legal whatever buffer it is handed (a short read is always allowed).
+ */
+const MAX_READ = 1 << 30;
+
 export async function openFileInput(path: string): Promise<ByteInput> {
   let fh: FileHandle;
   try {
@@ -38,12 +45,12 @@ export async function openFileInput(path: string): Promise<ByteInput> {
   return {
     size: st.isFile() ? st.size : undefined,
     async read(buf, off, len) {
-      const { bytesRead } = await fh.read(buf, off, len, pos);
+      const { bytesRead } = await fh.read(buf, off, Math.min(len, MAX_READ), pos);
       pos += bytesRead;
       return bytesRead;
     },
     readSync: st.isFile() ? (buf, off, len) => {
-      const n = readSync(fh.fd, buf, off, len, pos);
+      const n = readSync(fh.fd, buf, off, Math.min(len, MAX_READ), pos);
       pos += n;
       return n;
     } : undefined,

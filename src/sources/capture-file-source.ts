@@ -12,21 +12,32 @@
  * pcapng (draft-ietf-opsawg-pcapng): blocks of type(4) total_len(4) body total_len(4).
  *   SHB 0x0A0D0D0A sets byte order (magic 1A2B3C4D) and starts a section: interfaces restart.
  *   IDB 1: linktype(2) reserved(2) snaplen(4) options (if_tsresol 9, if_tsoffset 14).
- *   EPB 6: if_id(4) ts_hi(4) ts_lo(4) caplen(4) origlen(4) data.  SPB 3: origlen(4) data.
+ *   EPB 6: if_id(4) ts_hi(4) ts_lo(4) caplen(4) origlen(4) data.  SPB 3: origlen(4) data, on
+ *   interface 0 and without a timestamp (see `spbTime` for the time it is given).
  *   OPB 2 (obsolete): if_id(2) drops(2) ts_hi(4) ts_lo(4) caplen(4) origlen(4) data.
  *   Every other block type is skipped by its length.
+ *
+ * Lengths in record and block headers are checked before any buffer is sized by them: a pcap
+ * caplen above the file's snaplen (at least libpcap's 262144, at most MAX_RECORD_CAP), a pcapng
+ * block above MAX_BLOCK, or a record that runs past the end of a file of known size ends that
+ * source with a counted reason and a warning naming the file and offset; it never throws.
  */
 import { IntstreamError } from '../errors.ts';
 import type { RawReject } from '../query/filter-expr.ts';
 import type { ByteInput } from './byte-input.ts';
 import { joinTimestamp, PacketBatch } from './packet-batch.ts';
-import { SkipCounters } from './skip-counters.ts';
+import { SkipCounters } from '../decode/skip-counters.ts';
 import type { PacketSource } from './source.ts';
 
 /** Read size: small enough that a chunk stays in L2 cache while it is parsed and decoded. */
 const CHUNK = 256 << 10;
 /** libpcap's largest accepted record (MAXIMUM_SNAPLEN); larger is taken as corruption. */
 const MAX_RECORD = 262144;
+/**
+ * The largest pcap record believed whatever the file's snaplen says (snaplen 0xffffffff is
+ * common): a caplen beyond it is corruption, never a buffer size (2^31 throws in fs.readSync).
+ */
+const MAX_RECORD_CAP = 256 << 20;
 const MAX_BLOCK = 16 << 20;
 
 type Format = 'pcap' | 'pcapng';
@@ -61,6 +72,13 @@ export class CaptureFileSource implements PacketSource {
   private linkType = 1;
   private snapLen = 0;
   private ifaces: Interface[] = [];
+  /** Time of the last packet block with a timestamp in this pcapng section (NaN: none yet). */
+  private sectionTs = NaN;
+  /** Simple Packet Blocks given the previous packet's time, and those given 0 (none before). */
+  private spbInherited = 0;
+  private spbNoTime = 0;
+  /** Counters for --stats (`sources[i].counters`); set once the file holds a Simple Packet Block. */
+  sourceCounters?: () => Record<string, number>;
   /** Interfaces seen in earlier sections, so iface numbers stay unique within the file. */
   private ifaceBase = 0;
   private readonly batch: PacketBatch;
@@ -204,7 +222,7 @@ export class CaptureFileSource implements PacketSource {
   private parsePcap(): void {
     const b = this.batch, v = this.view, le = this.le, end = this.end, cap = b.capacity;
     const fracDiv = this.nano ? 1e9 : 1e6;
-    const maxLen = this.snapLen > MAX_RECORD ? this.snapLen : MAX_RECORD;
+    const maxLen = Math.min(this.snapLen > MAX_RECORD ? this.snapLen : MAX_RECORD, MAX_RECORD_CAP);
     const linkType = this.linkType, base = this.base, inv = 1 / fracDiv;
     const dataOff = b.dataOff, capLens = b.capLen, wireLen = b.wireLen, ts = b.ts, linkTypes = b.linkType, iface = b.iface, fileOffset = b.fileOffset;
     // the pre-filter inline (leaveOut() when per-window counters need the window check)
@@ -220,7 +238,11 @@ export class CaptureFileSource implements PacketSource {
         b.count = n; b.leftOut = leftOut; b.leftOutTailTs = tail;
         return;
       }
-      if (end - pos < 16 + capLen) { this.needed = 16 + capLen; break; }
+      if (end - pos < 16 + capLen) {
+        if (this.pastEnd(pos, 16 + capLen, 'record')) { b.count = n; b.leftOut = leftOut; b.leftOutTailTs = tail; return; }
+        this.needed = 16 + capLen;
+        break;
+      }
       const sec = v.getUint32(pos, le);
       const frac = v.getUint32(pos + 4, le);
       if (frac >= fracDiv) {
@@ -289,7 +311,11 @@ export class CaptureFileSource implements PacketSource {
         this.fatalOrStop(pos, `block length ${len} is invalid (must be a multiple of 4, 12..${MAX_BLOCK})`);
         break;
       }
-      if (this.end - pos < len) { this.needed = len; break; }
+      if (this.end - pos < len) {
+        if (this.pastEnd(pos, len, 'block')) break;
+        this.needed = len;
+        break;
+      }
       if (v.getUint32(pos + len - 4, le) !== len) {
         this.fatalOrStop(pos, `block total length ${len} differs from its trailer ${v.getUint32(pos + len - 4, le)}`);
         break;
@@ -309,6 +335,21 @@ export class CaptureFileSource implements PacketSource {
       if (!this.stopped) this.pos = pos + len;
     }
     b.count = n;
+  }
+
+  /**
+   * A record or block of `len` bytes at buffer offset `pos` that would run past the end of a file
+   * of known size: the last record is truncated, so stop here (as at end of file, but without
+   * first growing the buffer to a size only the corrupt header vouches for). Streams (no size)
+   * read on: their record sizes are bounded by the caps alone.
+   */
+  private pastEnd(pos: number, len: number, what: string): boolean {
+    const size = this.input.size;
+    const at = this.base + pos;
+    if (size === undefined || at + len <= size) return false;
+    this.pos = pos;
+    this.stop('truncated_record', `offset ${at}: ${what} of ${len} bytes runs past the end of the file (${size} bytes)`);
+    return true;
   }
 
   /** A broken first block means this is no pcapng file at all: that is fatal; later, stop. */
@@ -331,6 +372,7 @@ export class CaptureFileSource implements PacketSource {
     }
     this.ifaceBase += this.ifaces.length;
     this.ifaces = [];
+    this.sectionTs = NaN;
   }
 
   private optionsValid(off: number, end: number): boolean {
@@ -365,6 +407,28 @@ export class CaptureFileSource implements PacketSource {
     this.ifaces.push(iface);
   }
 
+  /**
+   * The time of a Simple Packet Block, which carries none: the time of the last timed block
+   * (EPB, OPB) before it in its section, else 0. Time 0 would put the packet into a 1970 window,
+   * or count it as late behind the packets around it; the previous packet's time keeps it in
+   * the stream's order (and in the window it was most likely captured in). Both cases are
+   * counted in the source's `counters` (--stats): `spb_time_inherited` and `spb_time_none`; the
+   * first SPB left at time 0 is also a warning.
+   */
+  private spbTime(): number {
+    return this.sectionTs === this.sectionTs ? this.sectionTs : 0;
+  }
+
+  /** Counts a Simple Packet Block taken (once: a block that starts the next batch is read again). */
+  private countSpb(pos: number): void {
+    this.sourceCounters ??= () => ({ spb_time_inherited: this.spbInherited, spb_time_none: this.spbNoTime });
+    if (this.sectionTs === this.sectionTs) { this.spbInherited++; return; }
+    this.spbNoTime++;
+    if (this.spbNoTime === 1) {
+      this.warn(`offset ${this.base + pos}: Simple Packet Block (no timestamp) before any timed packet of its section; given time 0`);
+    }
+  }
+
   /** 1: the packet is record n of the batch; 0: skipped or left out; -1: it starts the next batch. */
   private readPacketBlock(type: number, pos: number, body: number, bodyEnd: number, n: number): number {
     const v = this.view, le = this.le, b = this.batch;
@@ -394,17 +458,22 @@ export class CaptureFileSource implements PacketSource {
       this.warn(`offset ${this.base + pos}: packet names interface ${ifId}, but the section declares ${this.ifaces.length}; packet skipped`);
       return 0;
     }
-    const t = type === 3 ? 0 : unitsToSeconds(hi, lo, iface.unitsPerSec, iface.tsOffsetSec);
+    let t: number;
+    if (type !== 3) {
+      t = unitsToSeconds(hi, lo, iface.unitsPerSec, iface.tsOffsetSec);
+      this.sectionTs = t;
+    } else t = this.spbTime();
     if (this.reject !== null) {
       if (iface.linkType === 1) {
         const r = this.leaveOut(data, capLen, wireLen, t, n);
         if (r < 0) return -1;
-        if (r > 0) return 0;
+        if (r > 0) { if (type === 3) this.countSpb(pos); return 0; }
       }
       // every kept record, whatever its interface, carries the times left out before it
       b.leftOutTs[n] = b.leftOutTailTs;
       b.leftOutTailTs = -Infinity;
     }
+    if (type === 3) this.countSpb(pos);
     b.dataOff[n] = data;
     b.capLen[n] = capLen;
     b.wireLen[n] = wireLen;

@@ -18,8 +18,11 @@
  * netflow source asks for 60 s of lateness by default (option `lateness=S`, or --lateness);
  * a record for a window already closed is counted as `late`. Replaying a capture through an
  * exporter (softflowd -r) exports every flow at the end: give lateness >= the capture's span.
- * While no datagram arrives the source sends a heartbeat every second: event time moves on by
- * the wall time elapsed since the last item, so windows close during silence.
+ * While no datagram arrives the source sends a heartbeat every second (IdleClock, idle-clock.ts, the
+ * mechanism every live and UDP source shares): event time moves on by the wall time elapsed since
+ * the last item was delivered, so windows close during silence. sFlow is stamped with arrival
+ * times, so its clock starts at the wall clock when the source opens; NetFlow's runs on the
+ * exporters' clocks, so it starts at the first record.
  *
  * Options (query string): `idle=S` ends the input after S seconds without a datagram (default:
  * run until SIGINT/SIGTERM), `max=N` after N datagrams, `rcvbuf=BYTES` (default 32 MiB, capped
@@ -32,14 +35,15 @@
  * and no allocation per record in the steady state (pooled record views, interned addresses);
  * node:dgram allocates one Buffer per datagram.
  */
-import { createSocket, type Socket } from 'node:dgram';
 import { createFlowDecoder, type FlowDecoder, type FlowProtocol, type FlowRecord, type NetflowCounters } from '../decode/flow/index.ts';
 import { FlowRecordView } from '../decode/flow-record.ts';
 import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6 } from '../decode/layers.ts';
 import { IntstreamError } from '../errors.ts';
 import { PacketBatch } from './packet-batch.ts';
-import { SkipCounters } from './skip-counters.ts';
+import { SkipCounters } from '../decode/skip-counters.ts';
+import { IdleClock, nowSec } from './idle-clock.ts';
 import type { PacketSource } from './source.ts';
+import { parseUdpSpec, UdpReceiver, type UdpSpec } from './udp-receiver.ts';
 
 const BATCH_RECORDS = 16384;
 const BATCH_BYTES = 4 << 20;
@@ -52,50 +56,32 @@ const NETFLOW_LATENESS_S = 60;
 /** sFlow header_protocol → LINKTYPE (sFlow v5 "header_protocol"; others become records). */
 const HEADER_LINKTYPE: Record<number, number> = { 1: LINKTYPE_ETHERNET, 11: LINKTYPE_IPV4, 12: LINKTYPE_IPV6 };
 
-export interface FlowUdpOptions {
+export interface FlowUdpOptions extends UdpSpec {
   protocol: FlowProtocol;
-  host: string;
-  port: number;
-  idleSec?: number;
-  max?: number;
-  rcvbuf?: number;
   lateness?: number;
 }
 
 export function parseFlowUdpSpec(protocol: FlowProtocol, spec: string, rest: string): FlowUdpOptions {
-  const m = /^udp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/?]+):(\d+)\/?(?:\?(.*))?$/.exec(rest);
   const eg = protocol === 'sflow' ? 'sflow:udp://0.0.0.0:6343' : 'netflow:udp://0.0.0.0:2055';
-  if (!m) throw new IntstreamError('SOURCE_SPEC', `--source ${spec}: expected ${protocol}:udp://HOST:PORT`, `e.g. ${eg} or ${eg}?idle=5`);
-  const host = m[1].replace(/^\[|\]$/g, '');
-  const port = Number(m[2]);
-  if (!(port > 0 && port < 65536)) throw new IntstreamError('SOURCE_SPEC', `--source ${spec}: port ${m[2]} out of range`);
-  const o: FlowUdpOptions = { protocol, host, port };
-  for (const kv of (m[3] ?? '').split('&').filter(Boolean)) {
-    const [k, v] = kv.split('=');
-    const n = Number(v);
-    if (k === 'idle' && n > 0) o.idleSec = n;
-    else if (k === 'max' && n > 0 && Number.isInteger(n)) o.max = n;
-    else if (k === 'rcvbuf' && n > 0) o.rcvbuf = n;
-    else if (k === 'lateness' && n >= 0) o.lateness = n;
-    else throw new IntstreamError('SOURCE_SPEC', `--source ${spec}: unknown or bad option '${kv}'`, 'options: idle=SECONDS, max=N, rcvbuf=BYTES, lateness=SECONDS');
+  const o: FlowUdpOptions = { ...parseUdpSpec(spec, rest, protocol, ['lateness=SECONDS'], `${eg} or ${eg}?idle=5`), protocol };
+  const l = o.extra.get('lateness');
+  if (l !== undefined) {
+    const n = Number(l);
+    if (!(l !== '' && n >= 0)) throw new IntstreamError('SOURCE_SPEC', `--source ${spec}: unknown or bad option 'lateness=${l}'`, 'lateness=SECONDS');
+    o.lateness = n;
   }
   return o;
-}
-
-/** Wall clock that never steps back (arrival times of datagrams), seconds since the epoch. */
-function nowSec(): number {
-  return (performance.timeOrigin + performance.now()) / 1000;
 }
 
 export class FlowUdpSource implements PacketSource {
   readonly name: string;
   readonly skipped = new SkipCounters();
-  readonly warnings: string[] = [];
+  readonly warnings: string[];
   readonly itemKind = 'records' as const;
   readonly defaultLateness: number;
   private readonly o: FlowUdpOptions;
   private readonly decoder: FlowDecoder;
-  private sock: Socket | null = null;
+  private readonly rx: UdpReceiver;
 
   // ---- the bounded datagram queue (a ring) ----
   private readonly qMsg: (Buffer | null)[] = new Array(MAX_QUEUED).fill(null);
@@ -108,17 +94,10 @@ export class FlowUdpSource implements PacketSource {
   private readonly batch: PacketBatch;
   private readonly pool: FlowRecordView[] = [];
   private readonly items: (FlowRecordView | null)[];
-  private waiter: (() => void) | null = null;
-  private closed = false;
-  private received = 0;
-  private bytes = 0;
   private dropped = 0;
-  private lastArrivalMs = 0;
-  /** Highest event time delivered, and the wall time (ms) it was delivered at. */
-  private maxTs = -Infinity;
-  private maxTsAtMs = 0;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private readonly onSignal = () => this.finish();
+  private dropsCheckedMs = 0;
+  /** Event time during silence (heartbeats). */
+  private readonly clock = new IdleClock(HEARTBEAT_MS);
   private readonly onRecord = (r: FlowRecord) => this.addRecord(r);
   /** Arrival time of the datagram being decoded. */
   private arrival = 0;
@@ -134,66 +113,31 @@ export class FlowUdpSource implements PacketSource {
     b.items = this.items;
     b.sampleRate = new Float64Array(BATCH_RECORDS);
     this.batch = b;
+    this.rx = new UdpReceiver(spec, o, HEARTBEAT_MS, (msg, addr, port) => this.onMessage(msg, addr, port));
+    this.warnings = this.rx.warnings;
   }
 
   /** Datagrams received so far (also after the source ended). */
-  get datagrams(): number { return this.received; }
+  get datagrams(): number { return this.rx.received; }
 
   async open(): Promise<void> {
-    const v6 = this.o.host.includes(':');
-    const sock = createSocket({ type: v6 ? 'udp6' : 'udp4', recvBufferSize: this.o.rcvbuf ?? 32 << 20 });
-    await new Promise<void>((res, rej) => {
-      sock.once('error', (e) => rej(new IntstreamError('CAPTURE_IO', `--source ${this.name}: cannot listen on ${this.o.host}:${this.o.port}: ${(e as Error).message}`)));
-      sock.bind(this.o.port, this.o.host, () => res());
-    });
-    sock.on('error', (e) => { this.warnings.push(`${this.name}: socket error: ${e.message}`); this.finish(); });
-    sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
-    this.sock = sock;
-    process.once('SIGINT', this.onSignal);
-    process.once('SIGTERM', this.onSignal);
-    this.lastArrivalMs = Date.now();
-    this.maxTsAtMs = this.lastArrivalMs;
-    const tick = Math.min(HEARTBEAT_MS, this.o.idleSec ? this.o.idleSec * 1000 : HEARTBEAT_MS);
-    this.idleTimer = setInterval(() => {
-      if (this.o.idleSec && Date.now() - this.lastArrivalMs >= this.o.idleSec * 1000) this.finish();
-      else this.wake();
-    }, tick);
+    await this.rx.open();
+    // sFlow's event time is the arrival time: it runs from now even before the first datagram.
+    if (this.o.protocol === 'sflow') this.clock.start(nowSec());
   }
 
   private onMessage(msg: Buffer, addr: string, port: number): void {
-    if (this.closed) return;
-    this.received++;
-    this.bytes += msg.length;
-    this.lastArrivalMs = Date.now();
     if (this.qLen >= MAX_QUEUED || this.qBytes + msg.length > MAX_QUEUED_BYTES) {
       this.dropped++;
       this.skipped.bump('udp_queue_full');
-    } else {
-      const i = (this.qHead + this.qLen) % MAX_QUEUED;
-      this.qMsg[i] = msg;
-      this.qFrom[i] = addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
-      this.qAt[i] = nowSec();
-      this.qLen++;
-      this.qBytes += msg.length;
-      this.wake();
+      return;
     }
-    if (this.o.max !== undefined && this.received >= this.o.max) this.finish();
-  }
-
-  private wake(): void {
-    if (this.waiter) { const w = this.waiter; this.waiter = null; w(); }
-  }
-
-  private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    this.idleTimer = null;
-    process.removeListener('SIGINT', this.onSignal);
-    process.removeListener('SIGTERM', this.onSignal);
-    this.sock?.close();
-    this.sock = null;
-    this.wake();
+    const i = (this.qHead + this.qLen) % MAX_QUEUED;
+    this.qMsg[i] = msg;
+    this.qFrom[i] = addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+    this.qAt[i] = nowSec();
+    this.qLen++;
+    this.qBytes += msg.length;
   }
 
   /** One record slot of the batch; false when the batch is full (counted). */
@@ -222,7 +166,7 @@ export class FlowUdpSource implements PacketSource {
         this.items[i] = null;
         const wire = (r['sflow.frame_length'] ?? hl) - (r['sflow.stripped'] ?? 0);
         b.dataOff[i] = off; b.capLen[i] = hl; b.wireLen[i] = wire >= hl ? wire : hl;
-        b.linkType[i] = lt; b.iface[i] = 0; b.fileOffset[i] = this.received;
+        b.linkType[i] = lt; b.iface[i] = 0; b.fileOffset[i] = this.rx.received;
         return;
       }
       this.view(i).setSflowSample(r, this.arrival);
@@ -236,7 +180,7 @@ export class FlowUdpSource implements PacketSource {
       b.sampleRate![i] = v.sampleRate;
       b.ts[i] = v.ts;
     }
-    b.dataOff[i] = 0; b.capLen[i] = 0; b.wireLen[i] = 0; b.linkType[i] = -1; b.iface[i] = 0; b.fileOffset[i] = this.received;
+    b.dataOff[i] = 0; b.capLen[i] = 0; b.wireLen[i] = 0; b.linkType[i] = -1; b.iface[i] = 0; b.fileOffset[i] = this.rx.received;
   }
 
   async nextBatch(): Promise<PacketBatch | null> {
@@ -245,13 +189,13 @@ export class FlowUdpSource implements PacketSource {
     b.clock = -Infinity;
     for (;;) {
       if (this.qLen > 0) break;
-      if (this.closed) { this.syncCounters(); return null; }
+      if (this.rx.closed) { this.syncCounters(true); return null; }
       const waitedFrom = Date.now();
-      await new Promise<void>((r) => { this.waiter = r; });
-      if (this.qLen === 0 && !this.closed && Date.now() - waitedFrom >= HEARTBEAT_MS / 2 && this.maxTs > -Infinity) {
+      await this.rx.wait();
+      if (this.qLen === 0 && !this.rx.closed && Date.now() - waitedFrom >= HEARTBEAT_MS / 2) {
         // Idle heartbeat: event time moves on with the wall clock since the last item.
-        b.clock = this.maxTs + (Date.now() - this.maxTsAtMs) / 1000;
-        return b;
+        const hb = this.clock.heartbeat();
+        if (hb !== null) return hb;
       }
     }
     const buf = b.buf;
@@ -276,24 +220,28 @@ export class FlowUdpSource implements PacketSource {
       }
     }
     this.syncCounters();
-    const ts = b.ts;
-    let hi = this.maxTs;
-    for (let k = 0; k < b.count; k++) if (ts[k] > hi) hi = ts[k];
-    if (hi > this.maxTs) { this.maxTs = hi; this.maxTsAtMs = Date.now(); }
+    this.clock.delivered(b.ts, b.count);
     return b;
   }
 
-  /** The decoder's skip counts as `flow_<reason>` skip reasons. */
-  private syncCounters(): void {
+  /**
+   * The decoder's skip counts as `flow_<reason>` skip reasons, and the kernel's drops of the
+   * socket as `udp_kernel_drops` (read at most once a second, and at the end).
+   */
+  private syncCounters(final = false): void {
     for (const [reason, n] of Object.entries(this.decoder.counters.skipped)) {
       if (n > 0) this.skipped.counts.set(`flow_${reason.replace(/-/g, '_')}`, n);
     }
+    if (!final && Date.now() - this.dropsCheckedMs < 1000) return;
+    this.dropsCheckedMs = Date.now();
+    const d = this.rx.kernelDrops();
+    if (d) this.skipped.counts.set('udp_kernel_drops', d);
   }
 
   /** Datagram and decoder counters for --stats. */
   sourceCounters(): Record<string, number> {
     const c = this.decoder.counters as Partial<NetflowCounters> & typeof this.decoder.counters;
-    const out: Record<string, number> = { datagrams: this.received, datagrams_dropped: this.dropped, datagrams_decoded: c.datagrams, records: c.records };
+    const out: Record<string, number> = { datagrams: this.rx.received, datagrams_dropped: this.dropped, datagrams_decoded: c.datagrams, records: c.records };
     if (c.templates !== undefined) {
       out.templates = c.templates; out.templates_withdrawn = c.withdrawn ?? 0; out.templates_expired = c.expired ?? 0; out.option_records = c.optionRecords ?? 0;
     }
@@ -301,11 +249,11 @@ export class FlowUdpSource implements PacketSource {
   }
 
   progress(): { bytes: number; total: number | undefined } {
-    return { bytes: this.bytes, total: undefined };
+    return { bytes: this.rx.bytes, total: undefined };
   }
 
   async close(): Promise<void> {
-    this.finish();
+    this.rx.finish();
   }
 }
 

@@ -19,10 +19,14 @@
  * filter still runs after it, so the result is exact either way. A filter with no BPF form
  * installs none.
  *
- * Time: `packet` windows by the kernel's receive timestamp and closes them as later packets
- * arrive (event time, as for files). `processing` stamps each packet with the time the local
- * stage read it and, while no packet comes, sends a heartbeat every 250 ms (`PacketBatch.clock`)
- * so windows close on the wall clock even when traffic stops.
+ * Time: `packet` windows by the kernel's receive timestamp (event time, as for files);
+ * `processing` stamps each packet with the time the local stage read it. In both, while no
+ * packet comes, the source sends a heartbeat every 250 ms (IdleClock, idle-clock.ts: the
+ * mechanism of every live and UDP source) that moves event time on with the wall clock since
+ * the last packet, so windows close while the link is quiet. In packet time that clock stays
+ * `drain` (1.1 s) behind: a packet reaches us up to one ring block timeout (1 s) after the
+ * kernel stamped it, and must not find its window closed. A window thus closes at most about
+ * lateness + 1.1 s + 0.25 s (+ the last block's own delay, up to 1 s) after its end.
  *
  * SIGINT/SIGTERM end the capture (after the drain wait): the stream ends, the local stage
  * flushes its open windows and the run prints its summary. A second signal acts as usual.
@@ -31,9 +35,10 @@ import { IntstreamError } from '../errors.ts';
 import { toBpf, type FilterAst } from '../query/filter-expr.ts';
 import { CaptureFileSource } from './capture-file-source.ts';
 import { CaptureProcess, type KernelStats } from './capture-process.ts';
-import { PacketBatch } from './packet-batch.ts';
-import { SkipCounters } from './skip-counters.ts';
+import type { PacketBatch } from './packet-batch.ts';
+import { SkipCounters } from '../decode/skip-counters.ts';
 import type { PacketSource, SourceSetup } from './source.ts';
+import { IdleClock } from './idle-clock.ts';
 
 export type TimeDomain = 'packet' | 'processing';
 
@@ -51,8 +56,12 @@ export interface LiveOptions {
 
 const HEARTBEAT_MS = 250;
 
-/** Protocols that carry a packet the declarative filter looks into (GRE/ERSPAN, IP-in-IP, IPv6-in-IP, VXLAN, Geneve) and MPLS. */
-const TUNNELS = '(ip proto 47 or ip6 proto 47 or ip proto 4 or ip6 proto 4 or ip proto 41 or ip6 proto 41 or udp port 4789 or udp port 6081 or ether proto 0x8847 or ether proto 0x8848)';
+/**
+ * Protocols that carry a packet the declarative filter looks into (GRE/ERSPAN, IP-in-IP,
+ * IPv6-in-IP, VXLAN, Geneve), MPLS, and IPv4's Authentication Header (the decoder walks past it;
+ * IPv6's AH goes through with the IPv6 term below).
+ */
+const TUNNELS = '(ip proto 51 or ip proto 47 or ip6 proto 47 or ip proto 4 or ip6 proto 4 or ip proto 41 or ip6 proto 41 or udp port 4789 or udp port 6081 or ether proto 0x8847 or ether proto 0x8848)';
 /** The kernel filter of erspan:/gre: sources. */
 export const GRE_BPF = '(ip proto 47 or ip6 proto 47)';
 
@@ -96,7 +105,8 @@ export class LiveCaptureSource implements PacketSource {
   private inner: CaptureFileSource | null = null;
   private readonly noSkips = new SkipCounters();
   private pending: Promise<PacketBatch | null> | null = null;
-  private readonly heartbeat = new PacketBatch(1);
+  /** Event time while no packet comes (set up in open(), once the time domain is known). */
+  private clock: IdleClock | null = null;
   private lastTs = -Infinity;
   private ended = false;
   private failed: string | null = null;
@@ -131,6 +141,10 @@ export class LiveCaptureSource implements PacketSource {
       await this.capture.stop();
       throw e;
     }
+    // Both time domains are the wall clock (the kernel's stamps, or ours): event time runs from
+    // now even before the first packet, so a quiet link does not hold other sources' windows.
+    this.clock = new IdleClock(HEARTBEAT_MS, this.time === 'processing' ? 0 : o.drainMs / 1000);
+    this.clock.start(this.now());
     process.once('SIGINT', this.onSignal);
     process.once('SIGTERM', this.onSignal);
   }
@@ -138,22 +152,17 @@ export class LiveCaptureSource implements PacketSource {
   async nextBatch(): Promise<PacketBatch | null> {
     if (!this.inner || this.ended) return null;
     this.pending ??= this.inner.nextBatch();
-    let b: PacketBatch | null;
-    if (this.time === 'processing') {
-      let timer: NodeJS.Timeout | undefined;
-      const tick = new Promise<'tick'>((r) => { timer = setTimeout(() => r('tick'), HEARTBEAT_MS); });
-      const r = await Promise.race([this.pending, tick]);
-      clearTimeout(timer);
-      if (r === 'tick') {
-        const hb = this.heartbeat;
-        hb.count = 0;
-        hb.clock = this.now();
-        return hb;
-      }
-      b = r;
-    } else {
-      b = await this.pending;
+    let timer: NodeJS.Timeout | undefined;
+    const tick = new Promise<'tick'>((r) => { timer = setTimeout(() => r('tick'), HEARTBEAT_MS); });
+    const r = await Promise.race([this.pending, tick]);
+    clearTimeout(timer);
+    if (r === 'tick') {
+      const hb = this.clock!.heartbeat()!;
+      // processing time: no packet read later is stamped before this
+      if (hb.clock > this.lastTs) this.lastTs = hb.clock;
+      return hb;
     }
+    const b = r;
     this.pending = null;
     if (b === null) {
       this.ended = true;
@@ -166,6 +175,7 @@ export class LiveCaptureSource implements PacketSource {
       const t = this.now();
       b.ts.fill(t, 0, b.count);
     }
+    this.clock!.delivered(b.ts, b.count);
     return b;
   }
 

@@ -67,9 +67,12 @@ export class PacketBatch {
 export function joinTimestamp(sec: number, frac: number): number {
   const t = sec + frac;
   if (t < sec + 1) return t;
-  // Step back to the largest representable value below sec + 1.
+  // Step back to the largest representable value below sec + 1. From 2^53 s on (a pcapng
+  // if_tsoffset can get there) doubles are 2 s or more apart and none lies in (sec, sec + 1):
+  // then sec itself, never a double below the second.
   const next = sec + 1;
-  return next - ulp(next);
+  const below = next - ulp(next);
+  return below >= sec ? below : sec;
 }
 
 /** The spacing of doubles just below x (x > 0): half the usual where x is a power of two. */

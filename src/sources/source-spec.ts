@@ -10,12 +10,13 @@ import { CaptureFileSource } from './capture-file-source.ts';
 import type { PacketSource } from './source.ts';
 
 // The other drivers load when a spec names them: a file run does not pay for sockets, TLS, HTTP.
-const openIntUdpSource: SourceFactory = async (spec, rest) => (await import('../int/int-udp-source.ts')).openIntUdpSource(spec, rest);
+const openIntUdpSource: SourceFactory = async (spec, rest) => (await import('./int-udp-source.ts')).openIntUdpSource(spec, rest);
 const openSflowSource: SourceFactory = async (spec, rest) => (await import('./flow-source.ts')).openSflowSource(spec, rest);
 const openNetflowSource: SourceFactory = async (spec, rest) => (await import('./flow-source.ts')).openNetflowSource(spec, rest);
 const openLiveSource: SourceFactory = async (spec, rest) => (await import('./live-source.ts')).openLiveSource(spec, rest);
 const openErspanSource: SourceFactory = async (spec, rest) => (await import('./live-source.ts')).openErspanSource(spec, rest);
 const openStenoSource: SourceFactory = async (spec, rest) => (await import('./steno-source.ts')).openStenoSource(spec, rest);
+const openKafkaSource: SourceFactory = async (spec, rest) => (await import('./kafka-source.ts')).openKafkaSource(spec, rest);
 
 export type SourceFactory = (spec: string, rest: string) => Promise<PacketSource>;
 
@@ -43,6 +44,7 @@ registerSource('live', 'live:IFACE  capture from a network interface (tcpdump/li
 registerSource('erspan', 'erspan:IFACE  ERSPAN II/III and GRE mirrored traffic arriving on IFACE, decoded to the inner packets (options as live:)', openErspanSource);
 registerSource('gre', 'gre:IFACE  the same as erspan:IFACE', openErspanSource);
 registerSource('steno', 'steno:https://HOST:PORT?query=Q&since=T&until=T&cert=F&key=F&ca=F  packets from a Stenographer server', openStenoSource);
+registerSource('kafka', 'kafka://HOST:PORT/TOPIC  per-packet records written by intstream export (?group=G&from=earliest|latest|OFFSET|TIME&idle=S&lateness=S)', openKafkaSource);
 
 /** Known source types that this build does not provide yet, so the error can say so. */
 const PLANNED = ['live', 'int', 'sflow', 'netflow', 'steno', 'erspan'];

@@ -1,5 +1,5 @@
 import type { PacketBatch } from './packet-batch.ts';
-import type { SkipCounters } from './skip-counters.ts';
+import type { SkipCounters } from '../decode/skip-counters.ts';
 import type { IntDecodeOptions } from '../decode/int-view.ts';
 import type { FilterAst, RawReject } from '../query/filter-expr.ts';
 import type { KernelStats } from './capture-process.ts';

@@ -29,7 +29,7 @@ import { streamInput } from './byte-input.ts';
 import { CaptureFileSource } from './capture-file-source.ts';
 import type { PacketBatch } from './packet-batch.ts';
 import type { RawReject } from '../query/filter-expr.ts';
-import { SkipCounters } from './skip-counters.ts';
+import { SkipCounters } from '../decode/skip-counters.ts';
 import type { PacketSource } from './source.ts';
 
 export interface StenoOptions {

@@ -99,10 +99,24 @@ export function encodeMessage(msg: StageMessage, n: number, seq: number, partiti
   }));
 }
 
+/**
+ * A partials record, checked: a record that is not one (cut short, not JSON, another version,
+ * columns of different lengths) throws a TRANSPORT error saying what is wrong; the reader
+ * counts it and skips it.
+ */
 export function decodeRecord(value: Buffer): PartRecord {
-  const r = JSON.parse(value.toString('utf8'));
-  if (r?.v !== RECORD_VERSION) throw new IntstreamError('TRANSPORT', `partials record version ${r?.v}: this intstream reads version ${RECORD_VERSION}`);
+  let r: any;
+  try { r = JSON.parse(value.toString('utf8')); } catch (e) {
+    throw new IntstreamError('TRANSPORT', `partials record is not JSON (${(e as Error).message})`);
+  }
+  if (r === null || typeof r !== 'object') throw new IntstreamError('TRANSPORT', 'partials record is not an object');
+  if (r.v !== RECORD_VERSION) throw new IntstreamError('TRANSPORT', `partials record version ${r.v}: this intstream reads version ${RECORD_VERSION}`);
+  if (!Number.isInteger(r.src) || r.src < 0 || !Number.isInteger(r.seq) || typeof r.end !== 'boolean') throw new IntstreamError('TRANSPORT', 'partials record lacks src, seq or end');
+  if (!Array.isArray(r.items) || !Array.isArray(r.times) || !Array.isArray(r.keys) || r.times.length !== r.items.length || r.keys.length !== r.items.length) {
+    throw new IntstreamError('TRANSPORT', 'partials record columns (items, times, keys) missing or of different lengths');
+  }
   r.wm = decodeWm(r.wm);
+  if (Number.isNaN(r.wm)) throw new IntstreamError('TRANSPORT', 'partials record watermark is not a number');
   return r as PartRecord;
 }
 

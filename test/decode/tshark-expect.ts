@@ -65,7 +65,7 @@ export interface Expectation {
   /** Index in `protocols` where the walk stopped, or protocols.length. */
   stopIndex: number;
   /** Why: 'end', 'transport' (TCP/UDP/ICMP reached), 'unsupported' (a protocol we do not enter). */
-  stop: 'end' | 'transport' | 'unsupported' | 'ah_in_ipv4';
+  stop: 'end' | 'transport' | 'unsupported';
   /** tshark found IP or transport layers beyond the stop (an ICMP quote, an unknown tunnel). */
   deeper: boolean;
   /** The walk stopped at ICMP/ICMPv6 and tshark dissected a quoted header after it. */
@@ -173,9 +173,9 @@ export function expectFromTshark(t: Pick<TsharkPacket, 'protocols' | 'f'>): Expe
       default: {
         const nf = EXT_NEXT[name];
         if (nf === undefined) break;
+        // AH is walked in IPv4 as in IPv6: `ip.proto` is the protocol after it (tshark's ip.proto
+        // stays 51), like that after IPv6 extension headers.
         const last = ips[ips.length - 1];
-        // intstream walks AH as an IPv6 extension header only; in IPv4 it is the protocol.
-        if (name === 'ah' && last.version === 4) { stopIndex = i; stop = 'ah_in_ipv4'; break walk; }
         last.proto = num(nf);
         if (name === 'ipv6.fraghdr') {
           const offset = num('ipv6.fraghdr.offset');

@@ -19,7 +19,7 @@ import { configurePacketInt } from '../../src/decode/int-view.ts';
 import { LocalProcessor } from '../../src/local/local-processor.ts';
 import { splitPlan } from '../../src/query/pipeline.ts';
 import { buildPlan } from '../../src/query/task.ts';
-import { SkipCounters } from '../../src/sources/skip-counters.ts';
+import { SkipCounters } from '../../src/decode/skip-counters.ts';
 import { openSourceSpec } from '../../src/sources/source-spec.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'intstream-int-coalesced-'));

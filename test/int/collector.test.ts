@@ -82,7 +82,8 @@ function reference(fs: Fact[], c: Cfg): { key: unknown; value: Record<string, un
   };
   for (const f of fs) {
     if (nextP === -Infinity) nextP = (Math.floor(f.t / c.period) + 1) * c.period;
-    while (f.t >= nextP) { expireAt(nextP); for (const k of live) emit(k, 'periodic', nextP); nextP += c.period; }
+    // several multiples passed at once collapse into one export at the latest (collector.ts)
+    if (f.t >= nextP) { const t = Math.floor(f.t / c.period) * c.period; expireAt(t); for (const k of live) emit(k, 'periodic', t); nextP = t + c.period; }
     const flow = { src: f.src, dst: f.dst, proto: f.proto, sport: f.sport, dport: f.dport };
     update(`flow ${JSON.stringify(flow)}`, { kind: 'flow', ...flow }, { path: f.hops.map((h) => h.sw), latency: f.hops.reduce((a, h) => a + h.lat, 0) }, f.t);
     for (const h of f.hops) {

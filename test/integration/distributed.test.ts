@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { loadTask } from '../../src/cli/load-task.ts';
+import { loadTask } from '../../src/apps/load-task.ts';
 import { runTask, type TaskResult } from '../../src/run-task.ts';
 import { splitCapture } from '../apps/split-files.ts';
 import { kafkaAvailable, startKafka, type KafkaBroker } from '../support/kafka.ts';

@@ -8,11 +8,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { loadTask } from '../../src/cli/load-task.ts';
+import { loadTask } from '../../src/apps/load-task.ts';
 import { LocalProcessor, MAX_WINDOWS } from '../../src/local/local-processor.ts';
 import { splitPlan } from '../../src/query/pipeline.ts';
 import { buildPlan } from '../../src/query/task.ts';
-import { SkipCounters } from '../../src/sources/skip-counters.ts';
+import { SkipCounters } from '../../src/decode/skip-counters.ts';
 import { openSourceSpec } from '../../src/sources/source-spec.ts';
 
 const DEMO = new URL('../../samples/demo.pcap', import.meta.url).pathname;

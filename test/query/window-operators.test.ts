@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildStage } from '../../src/query/pipeline.ts';
-import { SkipCounters } from '../../src/sources/skip-counters.ts';
+import { SkipCounters } from '../../src/decode/skip-counters.ts';
 import { Plan, packetStream } from '../../src/query/stream.ts';
 import { count, distinct, sum } from '../../src/query/aggregate.ts';
 import type { StageEnv } from '../../src/query/operator.ts';

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { isDeepStrictEqual } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -187,6 +188,51 @@ export default defineTask({ name: 'dns', query: (p) => p.filter('udp.dport == 53
     assert.equal(total, want, 'every SYN counted once across the 1 s windows');
     assert.ok(before.length > 0);
     assert.match(run.stderr(), /kernel [\d,]+ received/);
+  });
+
+  test('packet time, quiet link after a SYN flood: every window comes out within a window length of its end, without SIGINT; the same counts as the file run', async () => {
+    const file = join(CAPTURES, 'attack', 'pkt.TCP.synflood.spoofed.pcap');
+    const W = 5;
+    const stats = join(ll.tmp, 'quiet-stats.json');
+    const run = startRun(ll, ['syn-flood', '--source', `live:${ll.captureIf}`, '--window', `${W}s`, '--param', 'threshold=0', '--format', 'jsonl', '--stats', stats]);
+    await run.ready();
+    // when each result line first showed on stdout (polled every 50 ms)
+    const seen = new Map<string, number>();
+    const watch = setInterval(() => { for (const l of run.stdout().split('\n').filter(Boolean)) if (!seen.has(l)) seen.set(l, Date.now() / 1000); }, 50);
+    try {
+      // the flood, about 1.9 s at 20,000 packets/s, then nothing more on the link
+      await replay(ll, file, ['--pps', '20000']);
+      const ref = runOnFile(['syn-flood', '--source', `pcap:${file}`, '--window', '1000000000s', '--param', 'threshold=0', '--format', 'jsonl', '-q']);
+      assert.equal(ref.code, 0, ref.stderr);
+      const want = byKey(ref.stdout);
+      assert.deepEqual([...want], [['"10.10.10.10"', 37841]]);
+      // the replay's windows are other windows than the file's: sum each key over them
+      const sums = () => {
+        const m = new Map<string, unknown>();
+        for (const l of run.stdout().split('\n').filter(Boolean)) {
+          const r = JSON.parse(l), k = JSON.stringify(r.key);
+          m.set(k, ((m.get(k) as number) ?? 0) + r.value);
+        }
+        return m;
+      };
+      const deadline = Date.now() + (W + 4) * 1000;
+      while (Date.now() < deadline && !isDeepStrictEqual(sums(), want)) await sleep(100);
+      assert.deepEqual(sums(), want, `every window out before SIGINT: ${run.stdout()} ${run.stderr()}`);
+      await sleep(100);
+      let latest = -Infinity;
+      for (const [l, at] of seen) {
+        const end = JSON.parse(l).window.end;
+        latest = Math.max(latest, at - end);
+        assert.ok(at <= end + W + 1, `the window ending at ${end} came out ${(at - end).toFixed(2)} s after its end`);
+      }
+      process.stdout.write(`# ${seen.size} windows of ${W} s; the latest came out ${latest.toFixed(2)} s after its end\n`);
+      const before = run.stdout();
+      assert.equal(await run.stop('SIGINT'), 0, run.stderr());
+      assert.equal(run.stdout(), before, 'nothing was left for SIGINT');
+      assert.equal(readJson(stats).sources[0].kernel.dropped, 0);
+    } finally {
+      clearInterval(watch);
+    }
   });
 
   test('packet time: open windows are flushed at SIGINT, exit 0, summary with kernel counters', async () => {

@@ -32,6 +32,7 @@ const FIELDS = [
   'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'ip.flags.mf', 'ip.frag_offset', 'ip.proto',
   'tcp.srcport', 'tcp.dstport', 'tcp.flags', 'tcp.seq_raw', 'tcp.len',
   'udp.srcport', 'udp.dstport', 'vxlan.flags', 'geneve.version',
+  'frame.section_number',
 ] as const;
 type Field = (typeof FIELDS)[number];
 
@@ -128,8 +129,6 @@ export function frameOf(cols: string[]): Frame {
       const k = nth('ipv6');
       frame.v = 6; frame.src = rfc5952(f['ipv6.src'][k]); frame.dst = rfc5952(f['ipv6.dst'][k]);
       frame.tcp = undefined; frame.udp = undefined;
-    } else if (name === 'ah' && frame.v === 4) {
-      break; // AH is walked as an IPv6 extension header only
     } else if (name === 'tcp') {
       const k = nth('tcp');
       frame.tcp = {
@@ -162,10 +161,16 @@ export async function framesOf(file: string): Promise<Frame[]> {
   if (hit) return hit;
   const text = await tsharkFields(abs);
   const frames: Frame[] = [];
+  // pcapng Simple Packet Blocks have no time (tshark prints none): intstream gives them the
+  // time of the last timed frame of their section, 0 when there is none (capture-file-source.ts).
+  const sectionCol = FIELDS.indexOf('frame.section_number');
+  let section = '', lastTime = '';
   for (const line of text.split('\n')) {
     if (line === '') continue;
     const cols = line.split('\t');
     if (cols.length !== FIELDS.length) throw new Error(`${file}: tshark line with ${cols.length} columns`);
+    if (cols[sectionCol] !== section) { section = cols[sectionCol]; lastTime = ''; }
+    if (cols[0] === '') cols[0] = lastTime; else lastTime = cols[0];
     frames.push(frameOf(cols));
   }
   parsed.set(abs, frames);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { loadTask } from '../../src/cli/load-task.ts';
+import { loadTask } from '../../src/apps/load-task.ts';
 import { runTask, type TaskResult } from '../../src/run-task.ts';
 import { decodeRecord, encodeMessage, rebuild, RECORD_VERSION } from '../../src/transport/kafka-transport.ts';
 import { transportFor } from '../../src/transport/transport-spec.ts';

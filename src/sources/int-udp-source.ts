@@ -10,48 +10,38 @@
  * the known non-conformant layouts, `rcvbuf=BYTES` asks the kernel for a receive buffer (default
  * 32 MiB; the kernel caps it at net.core.rmem_max). The timestamp of a record is its arrival
  * time. Datagrams that arrive while every batch is waiting for the pipeline are dropped and
- * counted (`udp_queue_full`); the kernel's own drops show in /proc/net/snmp (RcvbufErrors).
+ * counted (`udp_queue_full`); the kernel's own drops of the socket as `udp_kernel_drops`
+ * (udp-receiver.ts, shared with the flow sources).
+ *
+ * While no datagram arrives, a heartbeat every second moves event time on with the wall clock
+ * (IdleClock, idle-clock.ts): windows close and the collector's events are released while the
+ * reporters are silent, not only when the next report or the end of input comes.
  */
-import { createSocket, type Socket } from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
 import { LENIENT_ALL } from '../decode/int/index.ts';
 import type { IntDecodeOptions } from '../decode/int-view.ts';
 import { LINKTYPE_IPV4, LINKTYPE_IPV6 } from '../decode/layers.ts';
-import { IntstreamError } from '../errors.ts';
-import { PacketBatch } from '../sources/packet-batch.ts';
-import { SkipCounters } from '../sources/skip-counters.ts';
-import type { PacketSource } from '../sources/source.ts';
+import { SkipCounters } from '../decode/skip-counters.ts';
+import { IdleClock } from './idle-clock.ts';
+import { PacketBatch } from './packet-batch.ts';
+import type { PacketSource } from './source.ts';
+import { parseUdpSpec, UdpReceiver, type UdpSpec } from './udp-receiver.ts';
 
 const BATCH_RECORDS = 2048;
 const BATCH_BYTES = 4 << 20;
 /** Batches that may wait for the pipeline before datagrams are dropped (bounded memory). */
 const MAX_BATCHES = 16;
+/** Heartbeat period while no datagram arrives, ms (as the flow sources). */
+const HEARTBEAT_MS = 1000;
 
-export interface IntUdpOptions {
-  host: string;
-  port: number;
-  idleSec?: number;
-  max?: number;
+export interface IntUdpOptions extends UdpSpec {
   lenient?: boolean;
-  rcvbuf?: number;
 }
 
 export function parseIntUdpSpec(spec: string, rest: string): IntUdpOptions {
-  const m = /^udp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/?]+):(\d+)\/?(?:\?(.*))?$/.exec(rest);
-  if (!m) throw new IntstreamError('SOURCE_SPEC', `--source ${spec}: expected int:udp://HOST:PORT`, 'e.g. int:udp://0.0.0.0:32766 or int:udp://[::1]:32766?idle=5');
-  const host = m[1].replace(/^\[|\]$/g, '');
-  const port = Number(m[2]);
-  if (!(port > 0 && port < 65536)) throw new IntstreamError('SOURCE_SPEC', `--source ${spec}: port ${m[2]} out of range`);
-  const o: IntUdpOptions = { host, port };
-  for (const kv of (m[3] ?? '').split('&').filter(Boolean)) {
-    const [k, v] = kv.split('=');
-    const n = Number(v);
-    if (k === 'idle' && n > 0) o.idleSec = n;
-    else if (k === 'max' && n > 0) o.max = n;
-    else if (k === 'lenient') o.lenient = v === '1' || v === 'true';
-    else if (k === 'rcvbuf' && n > 0) o.rcvbuf = n;
-    else throw new IntstreamError('SOURCE_SPEC', `--source ${spec}: unknown or bad option '${kv}'`, 'options: idle=SECONDS, max=N, lenient=1, rcvbuf=BYTES');
-  }
+  const o: IntUdpOptions = parseUdpSpec(spec, rest, 'int', ['lenient=1'], 'int:udp://0.0.0.0:32766 or int:udp://[::1]:32766?idle=5');
+  const l = o.extra.get('lenient');
+  if (l !== undefined) o.lenient = l === '1' || l === 'true';
   return o;
 }
 
@@ -78,27 +68,18 @@ function addrBytes(text: string, v6: boolean, out: Uint8Array, at: number): void
 export class IntUdpSource implements PacketSource {
   readonly name: string;
   readonly skipped = new SkipCounters();
-  readonly warnings: string[] = [];
   readonly decodeOptions: IntDecodeOptions;
+  readonly warnings: string[];
   private readonly o: IntUdpOptions;
-  private sock: Socket | null = null;
+  private readonly rx: UdpReceiver;
   private readonly ready: PacketBatch[] = [];
   private readonly free: PacketBatch[] = [];
   private cur: PacketBatch;
   private curBytes = 0;
   private lent: PacketBatch | null = null;
-  private waiter: (() => void) | null = null;
-  private closed = false;
-  private received = 0;
-  private bytes = 0;
-  private lastArrival = 0;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private readonly onSignal = () => this.finish();
-  private wakeSoon = false;
-  private readonly wake = () => {
-    this.wakeSoon = false;
-    if (this.waiter) { const w = this.waiter; this.waiter = null; w(); }
-  };
+  /** Event time during silence: arrival times are the wall clock, so it runs from open(). */
+  private readonly clock = new IdleClock(HEARTBEAT_MS);
+  private dropsCheckedMs = 0;
   /** Address bytes of the bound socket, for the rebuilt headers. */
   private local4 = new Uint8Array(4);
   private local6 = new Uint8Array(16);
@@ -113,6 +94,8 @@ export class IntUdpSource implements PacketSource {
     this.o = o;
     this.decodeOptions = { intPort: o.port, intLenient: o.lenient ? LENIENT_ALL : 0 };
     this.cur = this.newBatch();
+    this.rx = new UdpReceiver(spec, o, HEARTBEAT_MS, (msg, addr, port, v6) => this.onMessage(msg, addr, port, v6));
+    this.warnings = this.rx.warnings;
   }
 
   private newBatch(): PacketBatch {
@@ -123,46 +106,28 @@ export class IntUdpSource implements PacketSource {
   }
 
   /** Datagrams received so far (also after the source ended). */
-  get datagrams(): number { return this.received; }
+  get datagrams(): number { return this.rx.received; }
 
   async open(): Promise<void> {
-    const v6 = this.o.host.includes(':');
-    const sock = createSocket({ type: v6 ? 'udp6' : 'udp4', recvBufferSize: this.o.rcvbuf ?? 32 << 20 });
-    await new Promise<void>((res, rej) => {
-      sock.once('error', (e) => rej(new IntstreamError('CAPTURE_IO', `--source ${this.name}: cannot listen on ${this.o.host}:${this.o.port}: ${(e as Error).message}`)));
-      sock.bind(this.o.port, this.o.host, () => res());
-    });
-    sock.on('error', (e) => { this.warnings.push(`${this.name}: socket error: ${e.message}`); this.finish(); });
     addrBytes(this.o.host, false, this.local4, 0);
     addrBytes(this.o.host, true, this.local6, 0);
-    sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port, rinfo.family === 'IPv6'));
-    this.sock = sock;
-    process.once('SIGINT', this.onSignal);
-    process.once('SIGTERM', this.onSignal);
-    if (this.o.idleSec) {
-      this.lastArrival = Date.now();
-      const ms = this.o.idleSec * 1000;
-      this.idleTimer = setInterval(() => { if (Date.now() - this.lastArrival >= ms) this.finish(); }, Math.min(ms, 250));
-    }
+    await this.rx.open();
+    this.clock.start(Date.now() / 1000);
   }
 
-  /** The local port actually bound (useful with port 0... which the spec does not allow). */
+  /** The local address and port bound. */
   address(): { address: string; port: number } | null {
-    return this.sock ? this.sock.address() : null;
+    return this.rx.address();
   }
 
   private onMessage(msg: Buffer, addr: string, port: number, fromV6: boolean): void {
-    if (this.closed) return;
-    this.received++;
-    this.bytes += msg.length;
     const now = Date.now();
-    this.lastArrival = now;
     const v6 = fromV6 && !addr.startsWith('::ffff:');
     const hl = v6 ? 48 : 28;
     const need = hl + msg.length;
     let b = this.cur;
     if (b.count === b.capacity || this.curBytes + need > b.buf.length) {
-      if (!this.seal()) { this.skipped.bump('udp_queue_full'); this.checkMax(); return; }
+      if (!this.seal()) { this.skipped.bump('udp_queue_full'); return; }
       b = this.cur;
     }
     const buf = b.buf, at = this.curBytes;
@@ -193,16 +158,8 @@ export class IntUdpSource implements PacketSource {
     buf.set(msg, u + 8);
     const i = b.count++;
     b.dataOff[i] = at; b.capLen[i] = need; b.wireLen[i] = need; b.ts[i] = now / 1000;
-    b.linkType[i] = v6 ? LINKTYPE_IPV6 : LINKTYPE_IPV4; b.iface[i] = 0; b.fileOffset[i] = this.received - 1;
+    b.linkType[i] = v6 ? LINKTYPE_IPV6 : LINKTYPE_IPV4; b.iface[i] = 0; b.fileOffset[i] = this.rx.received - 1;
     this.curBytes = at + need;
-    // Wake the pipeline once the datagrams libuv reads in this poll phase are all in (check
-    // phase), not after each one: it then takes them as one batch.
-    if (this.waiter !== null && !this.wakeSoon) { this.wakeSoon = true; setImmediate(this.wake); }
-    this.checkMax();
-  }
-
-  private checkMax(): void {
-    if (this.o.max !== undefined && this.received >= this.o.max) this.finish();
   }
 
   /** Moves the filling batch to the ready queue; false when the queue is full. */
@@ -215,16 +172,12 @@ export class IntUdpSource implements PacketSource {
     return true;
   }
 
-  private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    this.idleTimer = null;
-    process.removeListener('SIGINT', this.onSignal);
-    process.removeListener('SIGTERM', this.onSignal);
-    this.sock?.close();
-    this.sock = null;
-    if (this.waiter) { const w = this.waiter; this.waiter = null; w(); }
+  /** The kernel's drops of the socket as a skip reason (read at most once a second, and at the end). */
+  private syncKernelDrops(force = false): void {
+    if (!force && Date.now() - this.dropsCheckedMs < 1000) return;
+    this.dropsCheckedMs = Date.now();
+    const d = this.rx.kernelDrops();
+    if (d) this.skipped.counts.set('udp_kernel_drops', d);
   }
 
   async nextBatch(): Promise<PacketBatch | null> {
@@ -236,19 +189,26 @@ export class IntUdpSource implements PacketSource {
         this.cur = this.newBatch();
         this.curBytes = 0;
       }
+      this.syncKernelDrops();
       const b = this.ready.shift();
-      if (b) { this.lent = b; return b; }
-      if (this.closed) return null;
-      await new Promise<void>((r) => { this.waiter = r; });
+      if (b) { this.lent = b; this.clock.delivered(b.ts, b.count); return b; }
+      if (this.rx.closed) { this.syncKernelDrops(true); return null; }
+      const waitedFrom = Date.now();
+      await this.rx.wait();
+      if (this.ready.length === 0 && this.cur.count === 0 && !this.rx.closed && Date.now() - waitedFrom >= HEARTBEAT_MS / 2) {
+        // Idle heartbeat: event time moves on with the wall clock since the last report.
+        const hb = this.clock.heartbeat();
+        if (hb !== null) return hb;
+      }
     }
   }
 
   progress(): { bytes: number; total: number | undefined } {
-    return { bytes: this.bytes, total: undefined };
+    return { bytes: this.rx.bytes, total: undefined };
   }
 
   async close(): Promise<void> {
-    this.finish();
+    this.rx.finish();
   }
 }
 

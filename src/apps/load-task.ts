@@ -6,9 +6,9 @@
 import * as nodeModule from 'node:module';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL, fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { IntstreamError } from '../errors.ts';
-import { builtinNames, builtinPath, loadBuiltin } from '../apps/index.ts';
+import { builtinNames, builtinPath, loadBuiltin } from './index.ts';
 import type { TaskDefinition } from '../query/task.ts';
 
 /** '.ts' when running from the sources (a checkout), '.js' from the compiled package (dist/). */

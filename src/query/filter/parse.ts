@@ -1,0 +1,163 @@
+/**
+ * Declarative filters, the grammar: a small expression language over the field table, in the
+ * spirit of Wireshark display filters, parsed once into a FilterAst that the other modules of
+ * this folder compile (compile.ts), interpret (interpret.ts), turn into a raw pre-filter
+ * (raw-reject.ts) or into BPF for the kernel (bpf.ts).
+ *
+ *   expr    := or
+ *   or      := and (('or' | '||') and)*
+ *   and     := unary (('and' | '&&') unary)*
+ *   unary   := ('not' | '!') unary | '(' expr ')' | test
+ *   test    := field [('&' number)] [op value] | field 'in' '{' value* '}' | field 'in' cidr
+ *   op      := '==' | '!=' | '<' | '<=' | '>' | '>='
+ *   value   := number (decimal or 0x hex) | ipv4 | ipv6 | cidr | 'true' | 'false' | quoted string
+ *
+ * A field alone is true when the packet has it and it is not 0/false. A comparison with a
+ * field the packet lacks is false (so `not tcp.dport == 80` is true for UDP packets).
+ * Examples: `tcp.syn and not tcp.ack_flag`, `ip.dst in 10.0.0.0/8 and udp.dport == 53`,
+ * `tcp.flags & 0x12 == 0x02`, `ip.proto in {6 17}`.
+ */
+import { IntstreamError } from '../../errors.ts';
+import { FIELDS, unknownFieldHint, type FieldDef } from '../../decode/fields.ts';
+import { parseIpv4, parseIpv6 } from '../../decode/address-text.ts';
+
+export type CmpOp = '==' | '!=' | '<' | '<=' | '>' | '>=';
+
+export type FilterAst =
+  | { kind: 'and' | 'or'; left: FilterAst; right: FilterAst }
+  | { kind: 'not'; expr: FilterAst }
+  | { kind: 'test'; field: FieldDef; mask?: number; op?: CmpOp; value?: Literal }
+  | { kind: 'in'; field: FieldDef; values: Literal[] };
+
+export type Literal =
+  | { kind: 'number'; value: number }
+  | { kind: 'bool'; value: boolean }
+  | { kind: 'string'; value: string }
+  | { kind: 'net'; family: 4 | 6; bytes: Uint8Array; prefix: number; text: string };
+
+interface Token { t: string; pos: number }
+
+function tokenize(src: string): Token[] {
+  const out: Token[] = [];
+  const re = /\s*(?:(\(|\)|\{|\}|==|!=|<=|>=|<|>|&&|\|\||!|&)|('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|([A-Za-z0-9_.:\/]+))/y;
+  let pos = 0;
+  while (pos < src.length) {
+    if (/^\s*$/.test(src.slice(pos))) break;
+    while (/\s/.test(src[pos])) pos++;
+    re.lastIndex = pos;
+    const m = re.exec(src);
+    if (!m) throw syntax(src, pos, `unexpected character '${src[pos]}'`);
+    const text = m[1] ?? m[2] ?? m[3];
+    out.push({ t: text, pos: pos + m[0].length - text.length });
+    pos = re.lastIndex;
+  }
+  return out;
+}
+
+function syntax(src: string, pos: number, msg: string): IntstreamError {
+  return new IntstreamError('FILTER_SYNTAX', `filter "${src}": column ${pos + 1}: ${msg}`,
+    'filters look like: tcp.syn and not tcp.ack_flag; ip.dst in 10.0.0.0/8; udp.dport == 53');
+}
+
+/** Parses a filter; throws IntstreamError FILTER_SYNTAX naming the column. */
+export function parseFilter(src: string): FilterAst {
+  const toks = tokenize(src);
+  let i = 0;
+  const peek = () => toks[i]?.t;
+  const posOf = () => (toks[i] ? toks[i].pos : src.length);
+  const expect = (t: string) => {
+    if (peek() !== t) throw syntax(src, posOf(), `expected '${t}'${peek() ? ` but found '${peek()}'` : ' at end'}`);
+    i++;
+  };
+  const or = (): FilterAst => {
+    let left = and();
+    while (peek() === 'or' || peek() === '||') { i++; left = { kind: 'or', left, right: and() }; }
+    return left;
+  };
+  const and = (): FilterAst => {
+    let left = unary();
+    while (peek() === 'and' || peek() === '&&') { i++; left = { kind: 'and', left, right: unary() }; }
+    return left;
+  };
+  const unary = (): FilterAst => {
+    if (peek() === 'not' || peek() === '!') { i++; return { kind: 'not', expr: unary() }; }
+    if (peek() === '(') { i++; const e = or(); expect(')'); return e; }
+    return test();
+  };
+  const test = (): FilterAst => {
+    const pos = posOf();
+    const name = peek();
+    if (name === undefined) throw syntax(src, pos, 'expected a field name at end');
+    const field = FIELDS.get(name);
+    if (!field) {
+      if (/^(and|or|not|in)$/.test(name)) throw syntax(src, pos, `expected a field name, found the operator '${name}'`);
+      throw syntax(src, pos, `unknown field '${name}' (${unknownFieldHint(name)})`);
+    }
+    i++;
+    let mask: number | undefined;
+    if (peek() === '&') {
+      i++;
+      const v = literal(field, true);
+      if (v.kind !== 'number') throw syntax(src, posOf(), 'a mask must be a number');
+      mask = v.value;
+    }
+    const op = peek();
+    if (op === 'in') {
+      i++;
+      if (peek() === '{') {
+        i++;
+        const values: Literal[] = [];
+        while (peek() !== '}') {
+          if (peek() === undefined) throw syntax(src, posOf(), "expected '}'");
+          values.push(literal(field));
+        }
+        i++;
+        return { kind: 'in', field, values };
+      }
+      const v = literal(field);
+      if (v.kind !== 'net') throw syntax(src, posOf(), "'in' takes a {set} or a CIDR network");
+      return { kind: 'in', field, values: [v] };
+    }
+    if (op === '==' || op === '!=' || op === '<' || op === '<=' || op === '>' || op === '>=') {
+      i++;
+      const value = literal(field);
+      if (value.kind === 'net' && op !== '==' && op !== '!=') throw syntax(src, pos, `addresses compare only with == and !=`);
+      return { kind: 'test', field, mask, op, value };
+    }
+    if (mask !== undefined) throw syntax(src, posOf(), 'a masked field needs a comparison, e.g. tcp.flags & 0x12 == 0x02');
+    return { kind: 'test', field };
+  };
+  const literal = (field: FieldDef, forMask = false): Literal => {
+    const pos = posOf();
+    const t = peek();
+    if (t === undefined) throw syntax(src, pos, 'expected a value at end');
+    i++;
+    if (t === 'true' || t === 'false') return { kind: 'bool', value: t === 'true' };
+    if (/^(0x[0-9a-fA-F]+|\d+(\.\d+)?)$/.test(t) && (forMask || field.type === 'number' || field.type === 'bool')) {
+      return { kind: 'number', value: Number(t) };
+    }
+    if (t[0] === "'" || t[0] === '"') return { kind: 'string', value: t.slice(1, -1).replace(/\\(.)/g, '$1') };
+    if (field.type === 'ip') {
+      const [addr, pfx] = t.split('/');
+      const v4 = parseIpv4(addr);
+      if (v4 >= 0) {
+        const prefix = pfx === undefined ? 32 : Number(pfx);
+        if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw syntax(src, pos, `bad IPv4 prefix length '/${pfx}'`);
+        return { kind: 'net', family: 4, bytes: new Uint8Array([v4 >>> 24, (v4 >>> 16) & 255, (v4 >>> 8) & 255, v4 & 255]), prefix, text: t };
+      }
+      const v6 = parseIpv6(addr);
+      if (v6) {
+        const prefix = pfx === undefined ? 128 : Number(pfx);
+        if (!Number.isInteger(prefix) || prefix < 0 || prefix > 128) throw syntax(src, pos, `bad IPv6 prefix length '/${pfx}'`);
+        return { kind: 'net', family: 6, bytes: v6, prefix, text: t };
+      }
+      throw syntax(src, pos, `'${t}' is not an IPv4 or IPv6 address or network`);
+    }
+    if (field.type === 'string' || field.type === 'mac') return { kind: 'string', value: t.toLowerCase() };
+    throw syntax(src, pos, `'${t}' is not a valid value for ${field.name} (${field.type})`);
+  };
+  if (toks.length === 0) throw syntax(src, 0, 'empty filter');
+  const ast = or();
+  if (i < toks.length) throw syntax(src, posOf(), `unexpected '${peek()}'`);
+  return ast;
+}
