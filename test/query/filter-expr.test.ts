@@ -62,6 +62,10 @@ const PAIRS: [string, string][] = [
   ['ip.ttl < 64', 'ip.ttl < 64 || ipv6.hlim < 64'],
   ['icmp', 'icmp || icmpv6'],
   ['tcp.dport in {22 80 443 8080}', 'tcp.dstport in {22,80,443,8080}'],
+  // Wireshark's own names (aliases), given to both
+  ...['tcp.port == 80', 'tcp.port != 80', 'udp.port == 53 or tcp.dstport == 443', 'ip.addr == 192.168.0.0/16',
+    'tcp.flags.syn == 1 and tcp.flags.ack == 0', 'tcp.len > 0 and tcp.srcport < 1024', 'tcp.dstport in {22,80,443}', 'frame.len > 500']
+    .map((f): [string, string] => [f, f]),
 ];
 
 const FILES = ['attack/synscan.pcap', 'attack/nmap-vsn.pcap', 'mixed/bro.org.pcap', 'mixed/DnsPackets.pcap', 'mixed/tls2.pcap', 'mixed/1kxun.pcap', 'attack/amp.TCP.reflection.SYNACK.pcap', 'edge/ip4_fragments.pcap'];

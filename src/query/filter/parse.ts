@@ -39,7 +39,7 @@ interface Token { t: string; pos: number }
 
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
-  const re = /\s*(?:(\(|\)|\{|\}|==|!=|<=|>=|<|>|&&|\|\||!|&)|('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|([A-Za-z0-9_.:\/]+))/y;
+  const re = /\s*(?:(\(|\)|\{|\}|,|==|!=|<=|>=|<|>|&&|\|\||!|&)|('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|([A-Za-z0-9_.:\/]+))/y;
   let pos = 0;
   while (pos < src.length) {
     if (/^\s*$/.test(src.slice(pos))) break;
@@ -58,6 +58,22 @@ function syntax(src: string, pos: number, msg: string): IntstreamError {
   return new IntstreamError('FILTER_SYNTAX', `filter "${src}": column ${pos + 1}: ${msg}`,
     'filters look like: tcp.syn and not tcp.ack_flag; ip.dst in 10.0.0.0/8; udp.dport == 53');
 }
+
+/**
+ * Wireshark's names for the same fields, so that filters can be written the way operators
+ * already write them: a plain rename, or a field that matches either direction (`ip.addr`,
+ * `tcp.port`), which becomes `(src OP v) or (dst OP v)` (for `!=`: `(src != v) and (dst != v)`,
+ * Wireshark's meaning of `!=` since 3.6). IPv6 names map onto ip.* (an IPv6 address or network
+ * only matches IPv6 packets).
+ */
+export const WIRESHARK_ALIASES: Readonly<Record<string, string | [string, string]>> = {
+  'tcp.srcport': 'tcp.sport', 'tcp.dstport': 'tcp.dport', 'udp.srcport': 'udp.sport', 'udp.dstport': 'udp.dport',
+  'tcp.len': 'tcp.payload_len', 'frame.len': 'len', 'frame.cap_len': 'caplen', 'ipv6.src': 'ip.src', 'ipv6.dst': 'ip.dst',
+  'tcp.flags.syn': 'tcp.syn', 'tcp.flags.ack': 'tcp.ack_flag', 'tcp.flags.fin': 'tcp.fin', 'tcp.flags.reset': 'tcp.rst',
+  'tcp.flags.push': 'tcp.psh', 'tcp.flags.urg': 'tcp.urg', 'ipv6.hlim': 'ip.ttl', 'ipv6.nxt': 'ip.proto', 'eth.type': 'eth.type',
+  'ip.addr': ['ip.src', 'ip.dst'], 'ipv6.addr': ['ip.src', 'ip.dst'], 'tcp.port': ['tcp.sport', 'tcp.dport'],
+  'udp.port': ['udp.sport', 'udp.dport'], 'eth.addr': ['eth.src', 'eth.dst'],
+};
 
 /** Parses a filter; throws IntstreamError FILTER_SYNTAX naming the column. */
 export function parseFilter(src: string): FilterAst {
@@ -88,7 +104,9 @@ export function parseFilter(src: string): FilterAst {
     const pos = posOf();
     const name = peek();
     if (name === undefined) throw syntax(src, pos, 'expected a field name at end');
-    const field = FIELDS.get(name);
+    const alias = WIRESHARK_ALIASES[name];
+    if (Array.isArray(alias)) return either(alias);
+    const field = FIELDS.get(typeof alias === 'string' ? alias : name);
     if (!field) {
       if (/^(and|or|not|in)$/.test(name)) throw syntax(src, pos, `expected a field name, found the operator '${name}'`);
       throw syntax(src, pos, `unknown field '${name}' (${unknownFieldHint(name)})`);
@@ -109,6 +127,7 @@ export function parseFilter(src: string): FilterAst {
         const values: Literal[] = [];
         while (peek() !== '}') {
           if (peek() === undefined) throw syntax(src, posOf(), "expected '}'");
+          if (peek() === ',') { i++; continue; } // Wireshark separates set members with commas
           values.push(literal(field));
         }
         i++;
@@ -126,6 +145,21 @@ export function parseFilter(src: string): FilterAst {
     }
     if (mask !== undefined) throw syntax(src, posOf(), 'a masked field needs a comparison, e.g. tcp.flags & 0x12 == 0x02');
     return { kind: 'test', field };
+  };
+  // `ip.addr OP v`: the rest of the test is read once per direction, from the same tokens.
+  const either = ([a, b]: [string, string]): FilterAst => {
+    const at = i;
+    toks[at] = { t: a, pos: toks[at].pos };
+    const left = test();
+    const end = i;
+    i = at;
+    toks[at] = { t: b, pos: toks[at].pos };
+    const right = test();
+    if (i !== end) throw syntax(src, posOf(), 'internal: alias parsed differently');
+    // `!=` holds when every occurrence differs (Wireshark's meaning since 3.6); like every
+    // comparison here, it is false for a packet without the field
+    if (left.kind === 'test' && left.op === '!=') return { kind: 'and', left, right };
+    return { kind: 'or', left, right };
   };
   const literal = (field: FieldDef, forMask = false): Literal => {
     const pos = posOf();
