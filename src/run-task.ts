@@ -10,6 +10,7 @@ import { openLocalStage } from './local/local-stage.ts';
 import { splitPlan } from './query/pipeline.ts';
 import type { ProbeRequest, ProbeResult } from './query/stream.ts';
 import { buildPlan, resolveParams, type TaskDefinition } from './query/task.ts';
+import type { PacketTap } from './sinks/pcap-sink.ts';
 import { toResult, type TaskResult } from './sinks/sink.ts';
 import { MemoryTransport } from './transport/memory-transport.ts';
 import type { Transport } from './transport/transport.ts';
@@ -31,6 +32,8 @@ export interface RunOptions {
   onResult: (r: TaskResult) => void | Promise<void>;
   /** Called about every 200 ms with bytes read/total over all sources. */
   onProgress?: (p: { packets: number; bytes: number; total: number | undefined; elapsedMs: number }) => void;
+  /** Each packet that passed a local stage's pushed-down filter (`--sink pcap:FILE`). */
+  tap?: PacketTap;
   /** Probe implementation (the application library's sendProbe); default refuses. */
   sendProbe?: (req: ProbeRequest) => Promise<ProbeResult>;
 }
@@ -77,7 +80,7 @@ export async function runTask(opts: RunOptions): Promise<RunStats> {
   try {
     for (const spec of opts.sources) {
       locals.push(await openLocalStage(spec, {
-        index: locals.length, split, params, lateness: opts.lateness, time: opts.time, sendProbe,
+        index: locals.length, split, params, lateness: opts.lateness, time: opts.time, sendProbe, tap: opts.tap,
         send: (m) => transport!.send(m),
       }));
     }

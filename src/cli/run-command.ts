@@ -11,6 +11,7 @@ import { JsonlSink } from '../sinks/jsonl-sink.ts';
 import type { Sink } from '../sinks/sink.ts';
 import { TableSink } from '../sinks/table-sink.ts';
 import { openSinkSpec } from '../sinks/sink-spec.ts';
+import { PcapSink, type PacketTap } from '../sinks/pcap-sink.ts';
 import { sourceHelp } from '../sources/source-spec.ts';
 import { n, parseDuration, rate } from './format.ts';
 import { loadTask, locate } from '../apps/load-task.ts';
@@ -44,7 +45,7 @@ export function runCommand(): Command {
     .addOption(new Option('-f, --format <format>', 'result format').choices(['table', 'jsonl']).default('table'))
     .option('-o, --out <file>', 'write results to FILE instead of standard output')
     .option('--stats <file>', 'write run counters as JSON to FILE (items read, malformed by reason, filtered, local/global out, data reduction)')
-    .option('--sink <spec>', 'also send results to influxdb://HOST:PORT/DB, prometheus://HOST:PORT or kafka://HOST:PORT/TOPIC (repeatable)', collectRepeat, [])
+    .option('--sink <spec>', 'also send results to jsonl:FILE, table:FILE, influxdb://HOST:PORT/DB, prometheus://HOST:PORT or kafka://HOST:PORT/TOPIC; pcap:FILE or pcapng:FILE writes the packets that pass the task\'s filter (repeatable)', collectRepeat, [])
     .option('--transport <spec>', 'memory (default) or kafka://HOST:PORT between the stages', 'memory')
     .option('--lateness <duration>', 'event-time lateness allowed before a window closes (default 0s; 60s for netflow: sources)')
     .addOption(new Option('--time <domain>', 'live sources: window by packet timestamps, or by processing time (windows close on the wall clock while traffic stops)').choices(['packet', 'processing']))
@@ -102,11 +103,16 @@ Examples:
         return (made.sink = o.format === 'jsonl' ? new JsonlSink(out as any, !!o.out) : new TableSink(out as any, process.stdout.columns || 120, { warn }));
       };
       const extra: Sink[] = [];
+      // packets out as well as answers: pcap:/pcapng: sinks take each packet that passed the
+      // task's pushed-down filter (the local stages' tap)
+      const packetSinks = (o.sink as string[]).filter((x) => /^pcap(ng)?:/.test(x)).map((x) => new PcapSink(x));
+      const tap: PacketTap | undefined = packetSinks.length === 0 ? undefined : packetSinks.length === 1 ? packetSinks[0].tap
+        : (buf, off, cap, wire, ts, lt) => { for (const ps of packetSinks) ps.tap(buf, off, cap, wire, ts, lt); };
       let stats: RunStats | undefined;
       try {
-        for (const spec of o.sink as string[]) extra.push(await openSinkSpec(spec));
+        for (const spec of o.sink as string[]) if (!/^pcap(ng)?:/.test(spec)) extra.push(await openSinkSpec(spec));
         stats = await runTask({
-          task: def, params, sources, window, lateness, sendProbe, time: o.time,
+          task: def, params, sources, window, lateness, sendProbe, time: o.time, tap,
           transport,
           onResult: extra.length === 0 ? (r) => sink().write(r) : async (r) => {
             await sink().write(r);
@@ -127,10 +133,12 @@ Examples:
         if (stats !== undefined) sink(); // a run without results still says so
         await made.sink?.close();
         for (const x of extra) await x.close();
+        for (const ps of packetSinks) ps.close();
         const out = made.out;
         if (o.out && out) await new Promise<void>((r) => { (out as WriteStream).once('close', () => r()); out.end(); });
       }
-      for (const w of stats.warnings) process.stderr.write(`intstream: warning: ${w}\n`);
+      for (const w of [...stats.warnings, ...packetSinks.flatMap((ps) => ps.warnings)]) process.stderr.write(`intstream: warning: ${w}\n`);
+      for (const ps of packetSinks) if (!o.quiet) process.stderr.write(`intstream: ${ps.path}: ${n(ps.written)} packets written${ps.skipped ? `, ${n(ps.skipped)} of another link type not written` : ''}\n`);
       // INT on a capture needs to be told which traffic is telemetry
       if ('int_port' in (def.params ?? {}) && stats.items_read > 0 && stats.after_filter === 0 && !params.int_port && !params.int_dscp && !params.int_md_port && !sources.some((x) => x.startsWith('int:'))) {
         process.stderr.write(`intstream: warning: no INT report among ${stats.items_read} packets: on a capture, give the reports' UDP port (-p int_port=N; int-gen writes 32766), or -p int_dscp=N / int_md_port=N for INT-MD in flight\n`);

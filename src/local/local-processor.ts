@@ -16,6 +16,7 @@ import { SkipCounters } from '../decode/skip-counters.ts';
 import type { PacketSource } from '../sources/source.ts';
 import type { KernelStats } from '../sources/capture-process.ts';
 import type { StageMessage } from '../transport/transport.ts';
+import type { PacketTap } from '../sinks/pcap-sink.ts';
 
 export interface LocalStats {
   source: string;
@@ -58,6 +59,8 @@ export class LocalProcessor {
    * ('source', where the source can), in the packet loop before decoding ('loop'), or nowhere.
    */
   prefilter: 'source' | 'loop' | 'off' = 'source';
+  /** Called with each packet that passed the pushed-down filter (`--sink pcap:`); packet sources only. */
+  tap: PacketTap | null = null;
   readonly windows = new Map<number, number[]>();
   private readonly dirtyWindows = new Set<number>();
 
@@ -94,6 +97,7 @@ export class LocalProcessor {
     const head = this.stage.head;
     const malformed = this.malformed;
     const env = this.env, lateness = env.lateness;
+    const tap = this.tap;
     let maxTs = -Infinity;
     for (;;) {
       const b = await this.source.nextBatch();
@@ -138,6 +142,7 @@ export class LocalProcessor {
         if (p.status !== OK) malformed.bump(p.reason);
         if (pred !== null && !pred(p)) continue;
         passed++;
+        if (tap !== null) tap(buf, dataOff[i], capLen[i], wireLen[i], t, lt);
         head.push(p, t, null);
       }
       if (W > 0 && wStart !== Infinity) this.countWindow(wStart, n - wFirst, passed - wPassed, 0);

@@ -13,6 +13,7 @@ import type { SplitPlan } from '../query/pipeline.ts';
 import type { ProbeRequest, ProbeResult } from '../query/stream.ts';
 import { SkipCounters } from '../decode/skip-counters.ts';
 import { openSourceSpec } from '../sources/source-spec.ts';
+import type { PacketTap } from '../sinks/pcap-sink.ts';
 import type { StageMessage } from '../transport/transport.ts';
 import { LocalProcessor } from './local-processor.ts';
 
@@ -31,6 +32,8 @@ export interface LocalStageOptions {
   send: (msg: StageMessage) => Promise<void>;
   /** Per-window counters of this many seconds (agents report them); 0 or absent: off. */
   windowSize?: number;
+  /** Each packet that passed the pushed-down filter, as captured (`--sink pcap:FILE`). */
+  tap?: PacketTap;
 }
 
 /** Opens the source named by `spec` and builds its local stage; the source is closed if that fails. */
@@ -47,6 +50,7 @@ export async function openLocalStage(spec: string, o: LocalStageOptions): Promis
     };
     const lp = new LocalProcessor(o.index, source, o.split, env, o.send, mergeDecodeOptions(intDecodeFromParams(o.params), source.decodeOptions));
     if (o.windowSize) lp.windowSize = o.windowSize;
+    if (o.tap) lp.tap = o.tap;
     return lp;
   } catch (e) {
     await source.close().catch(() => undefined);
