@@ -45,6 +45,7 @@ export function runCommand(): Command {
     .addOption(new Option('-f, --format <format>', 'result format').choices(['table', 'jsonl']).default('table'))
     .option('-o, --out <file>', 'write results to FILE instead of standard output')
     .option('--stats <file>', 'write run counters as JSON to FILE (items read, malformed by reason, filtered, local/global out, data reduction)')
+    .option('--filter <bpf>', "a BPF expression (tcpdump's language) applied to the packets before the task, e.g. 'tcp port 80 and not net 10.0.0.0/8'")
     .option('--sink <spec>', 'also send results to jsonl:FILE, table:FILE, influxdb://HOST:PORT/DB, prometheus://HOST:PORT or kafka://HOST:PORT/TOPIC; pcap:FILE or pcapng:FILE writes the packets that pass the task\'s filter (repeatable)', collectRepeat, [])
     .option('--transport <spec>', 'memory (default) or kafka://HOST:PORT between the stages', 'memory')
     .option('--lateness <duration>', 'event-time lateness allowed before a window closes (default 0s; 60s for netflow: sources)')
@@ -85,7 +86,12 @@ Examples:
       const sendProbe = createProber({ allow: o.allowProbe as string[], ratePerSec: Number(probeRate[1]) });
       if (o.out) writableFile('--out', o.out);
       if (o.stats) writableFile('--stats', o.stats);
-      const { def, file } = await loadTask(task);
+      const loaded = await loadTask(task);
+      const { file } = loaded;
+      // --filter: the packets the task sees are those the BPF expression keeps (pushed down with
+      // the task's own leading filter, into the kernel for live capture)
+      const def = o.filter === undefined ? loaded.def
+        : { ...loaded.def, query: (packets: any, p: any) => loaded.def.query(packets.filter(`bpf: ${o.filter}`), p) };
       resolveParams(def, params); // a bad --param is a usage error before anything starts
       const transport = transportFor(o.transport);
       // The output opens with the first result or once the run has succeeded: a run that fails

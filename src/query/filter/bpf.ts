@@ -15,6 +15,7 @@ function bpf(ast: FilterAst): string {
     case 'and': return `(${bpf(ast.left)} and ${bpf(ast.right)})`;
     case 'or': return `(${bpf(ast.left)} or ${bpf(ast.right)})`;
     case 'not': return `(not ${bpf(ast.expr)})`;
+    case 'bpf': return `(${ast.expr})`;
     case 'in': return `(${ast.values.map((v) => bpf({ kind: 'test', field: ast.field, op: '==', value: v })).join(' or ')})`;
     case 'test': {
       const f = ast.field.name, v = ast.value, op = ast.op;

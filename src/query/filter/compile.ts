@@ -29,6 +29,7 @@ export function gen(ast: FilterAst, getters: ((p: Packet) => unknown)[]): string
     case 'and': return `(${gen(ast.left, getters)} && ${gen(ast.right, getters)})`;
     case 'or': return `(${gen(ast.left, getters)} || ${gen(ast.right, getters)})`;
     case 'not': return `!${gen(ast.expr, getters)}`;
+    case 'bpf': throw new Error('interpreted');
     case 'in': return `(${ast.values.map((v) => gen({ kind: 'test', field: ast.field, op: '==', value: v }, getters)).join(' || ')})`;
     case 'test': {
       const { field, mask, op, value } = ast;

@@ -5,6 +5,7 @@
 import { parseIpv4, parseIpv6 } from '../../decode/address-text.ts';
 import type { FieldDef } from '../../decode/fields.ts';
 import type { Packet } from '../../decode/packet.ts';
+import { compileBpf, runBpf } from './bpf-vm.ts';
 import { byteReader } from './field-layout.ts';
 import type { CmpOp, FilterAst, Literal } from './parse.ts';
 
@@ -21,6 +22,20 @@ export function interpretFilter(ast: FilterAst, fieldsOnly = false): PacketPredi
     case 'and': { const a = interpretFilter(ast.left, fieldsOnly), b = interpretFilter(ast.right, fieldsOnly); return (p) => a(p) && b(p); }
     case 'or': { const a = interpretFilter(ast.left, fieldsOnly), b = interpretFilter(ast.right, fieldsOnly); return (p) => a(p) || b(p); }
     case 'not': { const a = interpretFilter(ast.expr, fieldsOnly); return (p) => !a(p); }
+    case 'bpf': {
+      // packets only: record items (flow export) have no captured bytes
+      if (fieldsOnly) return () => false;
+      const { expr, programs } = ast;
+      const reject = new Int32Array(0);
+      return (p) => {
+        let prog = programs.get(p.linkType);
+        if (prog === undefined) {
+          try { prog = compileBpf(expr, p.linkType); } catch { prog = reject; } // no form for that link type
+          programs.set(p.linkType, prog);
+        }
+        return runBpf(prog, p.buf, p.start, p.end - p.start, p.len) !== 0;
+      };
+    }
     case 'in': {
       const tests = ast.values.map((v) => compileTest(ast.field, undefined, '==', v, fieldsOnly));
       if (tests.length === 1) return tests[0];

@@ -20,6 +20,7 @@
 import { IntstreamError } from '../../errors.ts';
 import { FIELDS, unknownFieldHint, type FieldDef } from '../../decode/fields.ts';
 import { parseIpv4, parseIpv6 } from '../../decode/address-text.ts';
+import { compileBpf, type BpfProgram } from './bpf-vm.ts';
 
 export type CmpOp = '==' | '!=' | '<' | '<=' | '>' | '>=';
 
@@ -27,7 +28,9 @@ export type FilterAst =
   | { kind: 'and' | 'or'; left: FilterAst; right: FilterAst }
   | { kind: 'not'; expr: FilterAst }
   | { kind: 'test'; field: FieldDef; mask?: number; op?: CmpOp; value?: Literal }
-  | { kind: 'in'; field: FieldDef; values: Literal[] };
+  | { kind: 'in'; field: FieldDef; values: Literal[] }
+  /** `bpf: EXPR`: libpcap's grammar, compiled per link type (bpf-vm.ts). */
+  | { kind: 'bpf'; expr: string; programs: Map<number, BpfProgram> };
 
 export type Literal =
   | { kind: 'number'; value: number }
@@ -75,8 +78,16 @@ export const WIRESHARK_ALIASES: Readonly<Record<string, string | [string, string
   'udp.port': ['udp.sport', 'udp.dport'], 'eth.addr': ['eth.src', 'eth.dst'],
 };
 
-/** Parses a filter; throws IntstreamError FILTER_SYNTAX naming the column. */
+/**
+ * Parses a filter; throws IntstreamError FILTER_SYNTAX naming the column. A filter that starts
+ * with `bpf:` is a BPF expression (tcpdump's language), checked now by compiling it for Ethernet.
+ */
 export function parseFilter(src: string): FilterAst {
+  const bpf = /^\s*bpf:\s*(.*)$/s.exec(src);
+  if (bpf) {
+    if (!bpf[1].trim()) throw syntax(src, src.length, 'expected a BPF expression after bpf:');
+    return { kind: 'bpf', expr: bpf[1].trim(), programs: new Map([[1, compileBpf(bpf[1].trim(), 1)]]) };
+  }
   const toks = tokenize(src);
   let i = 0;
   const peek = () => toks[i]?.t;

@@ -86,7 +86,7 @@ function passesEveryPlainPacket(ast: FilterAst): boolean {
       case 'and': { const l = ev(a.left, proto), r = ev(a.right, proto); return l === false || r === false ? false : l && r ? true : undefined; }
       case 'or': { const l = ev(a.left, proto), r = ev(a.right, proto); return l === true || r === true ? true : l === false && r === false ? false : undefined; }
       case 'not': { const v = ev(a.expr, proto); return v === undefined ? undefined : !v; }
-      case 'in': return undefined;
+      case 'in': case 'bpf': return undefined;
       case 'test': {
         const name = a.field.name, layer = name.split('.')[0];
         if (a.field.type === 'layer' && !a.op) return present(name, proto);
