@@ -66,6 +66,20 @@ async function sendAll(port: number, datagrams: Buffer[]): Promise<void> {
   s.close();
 }
 
+/** `intstream run ARGS --format jsonl` on a UDP source at a free port, fed `datagrams`: its stdout. */
+async function runOnDatagrams(args: (port: number) => string[], datagrams: Buffer[]): Promise<string> {
+  const port = await freeUdpPort();
+  const run = spawn(process.execPath, [BIN, 'run', ...args(port), '--format', 'jsonl', '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  run.stdout.on('data', (b) => { out += b; });
+  run.stderr.on('data', (b) => { err += b; });
+  await waitListening(port);
+  await sendAll(port, datagrams);
+  const [code] = await once(run, 'close');
+  assert.equal(code, 0, err);
+  return out;
+}
+
 /** Results in canonical order with every `ts` of their values left out. */
 function withoutTs(rs: any[]): string[] {
   return canonical(rs.map((r) => ({ ...r, value: r.value && typeof r.value === 'object' ? { ...r.value, ts: undefined } : r.value })));
@@ -85,7 +99,7 @@ describe('distributed = run, per source kind and sink', { skip: avail.ok ? false
     kafka = await startKafka({ port: 19492 });
     cluster = new Cluster(kafka.bootstrap);
     await cluster.startRuntime();
-    cluster.gsp('w1');
+    cluster.gsp('w1', ['--allow-code']); // the netflow test submits a query file
     await waitFor(async () => (await cluster.api('GET', '/workers')).data.workers.some((w: any) => w.up), 20_000, 'worker up');
   });
   after(async () => {
@@ -113,20 +127,12 @@ describe('distributed = run, per source kind and sink', { skip: avail.ok ? false
     const query = join(tmp, 'dns-bytes.ts');
     writeFileSync(query, FLOW_TASK);
     // the reference: intstream run on the same datagrams
-    const port = await freeUdpPort();
-    const run = spawn(process.execPath, [BIN, 'run', query, '--source', `netflow:udp://127.0.0.1:${port}?idle=2`, '--format', 'jsonl', '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    run.stdout.on('data', (b) => { out += b; });
-    run.stderr.on('data', (b) => { err += b; });
-    await waitListening(port);
-    await sendAll(port, datagrams);
-    const [code] = await once(run, 'close');
-    assert.equal(code, 0, err);
+    const out = await runOnDatagrams((port) => [query, '--source', `netflow:udp://127.0.0.1:${port}?idle=2`], datagrams);
     const expected = canonical(jsonlResults(out));
     assert.ok(expected.length > 0, 'the reference run found nothing');
 
     const aport = await freeUdpPort();
-    const agent = cluster.agent('nf', `netflow:udp://127.0.0.1:${aport}?idle=3`);
+    const agent = cluster.agent('nf', `netflow:udp://127.0.0.1:${aport}?idle=3`, 'ignore', ['--allow-code']);
     await agentUp('nf');
     const sub = await cluster.api('POST', '/tasks', { code: FLOW_TASK, window: 10, agents: { names: ['nf'] } });
     assert.equal(sub.status, 201, JSON.stringify(sub.data));
@@ -160,15 +166,7 @@ describe('distributed = run, per source kind and sink', { skip: avail.ok ? false
   test('int:udp:// reports: agent = run', async () => {
     const next = flowPerPathSeries({ version: '2.0', hops: 3, seed: 9, paths: 3 });
     const datagrams = Array.from({ length: 300 }, (_, k) => Buffer.from(encodeReport(structuredClone(next(k))).bytes));
-    const port = await freeUdpPort();
-    const run = spawn(process.execPath, [BIN, 'run', 'int-collector', '--source', `int:udp://127.0.0.1:${port}?idle=2`, '-p', 'period=0', '--format', 'jsonl', '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    run.stdout.on('data', (b) => { out += b; });
-    run.stderr.on('data', (b) => { err += b; });
-    await waitListening(port);
-    await sendAll(port, datagrams);
-    const [code] = await once(run, 'close');
-    assert.equal(code, 0, err);
+    const out = await runOnDatagrams((port) => ['int-collector', '--source', `int:udp://127.0.0.1:${port}?idle=2`, '-p', 'period=0'], datagrams);
     const expected = canonical(jsonlResults(out));
     assert.ok(expected.length > 10, `only ${expected.length} events`);
 
