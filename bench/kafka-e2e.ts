@@ -51,7 +51,7 @@ async function one(cluster: Cluster, workers: number, parts: string[], round: nu
   const gsps = Array.from({ length: workers }, (_, i) => cluster.gsp(`bench${round}-${i}`));
   await waitFor(async () => (await cluster.api('GET', '/workers')).data.workers.filter((w: any) => w.up && w.name.startsWith(`bench${round}-`)).length === workers, 30_000, 'workers up');
   const names = parts.map((_, i) => `src${i}`);
-  for (const n of names) await cluster.api('POST', '/agents', { name: n, source: 'bench' });
+  for (const n of names) await cluster.api('POST', '/agents', { name: n, source: 'bench' }, cluster.tokenFor('agent', n));
   const sub = await cluster.api('POST', '/tasks', { app: 'tcp-new-conn', params: { threshold: '0' }, window: 1, agents: { names }, partitions: 4 });
   if (sub.status !== 201) throw new Error(JSON.stringify(sub.data));
   const spec = sub.data;

@@ -1,5 +1,8 @@
-/** Options shared by the distributed commands: the runtime URL and the token. */
+/** Options shared by the distributed commands: the runtime URL, the token, TLS to the runtime. */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
 import { IntstreamError } from '../errors.ts';
+import type { ClientTls } from '../control/http-client.ts';
 
 export const DEFAULT_RUNTIME = 'http://127.0.0.1:7070';
 
@@ -11,6 +14,38 @@ export function token(o: { token?: string }, required: boolean): string | undefi
   const t = o.token ?? process.env.INTSTREAM_TOKEN;
   if (required && !t) throw new IntstreamError('USAGE', 'no token: pass --token T or set INTSTREAM_TOKEN');
   return t;
+}
+
+/** --ca, --cert and --key for the commands that call the runtime. */
+export function withClientTls(c: Command): Command {
+  return c
+    .option('--ca <file>', "PEM CA the runtime's certificate must chain to (default $INTSTREAM_CA)")
+    .option('--cert <file>', 'PEM client certificate, for a runtime that requires mutual TLS (default $INTSTREAM_CERT)')
+    .option('--key <file>', 'PEM key of --cert (default $INTSTREAM_KEY)');
+}
+
+function readPem(file: string, what: string): Buffer {
+  try { return readFileSync(file); } catch (e) {
+    throw new IntstreamError('USAGE', `${what} ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** The TLS settings of --ca/--cert/--key (or INTSTREAM_CA/_CERT/_KEY); warns about a token sent in clear. */
+export function clientTls(o: { ca?: string; cert?: string; key?: string }, url: string): ClientTls {
+  const ca = o.ca ?? process.env.INTSTREAM_CA;
+  const cert = o.cert ?? process.env.INTSTREAM_CERT;
+  const key = o.key ?? process.env.INTSTREAM_KEY;
+  if ((cert === undefined) !== (key === undefined)) throw new IntstreamError('USAGE', '--cert and --key go together');
+  let u: URL | null = null;
+  try { u = new URL(url); } catch { /* RuntimeClient says so */ }
+  if (u && u.protocol === 'http:' && !/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(u.hostname)) {
+    process.stderr.write(`intstream: warning: ${url} is plain HTTP to another host: the token travels in clear and the runtime is not verified; serve it over HTTPS (intstream runtime --tls-cert/--tls-key) and give its CA with --ca\n`);
+  }
+  return {
+    ...(ca ? { ca: readPem(ca, '--ca') } : {}),
+    ...(cert ? { cert: readPem(cert, '--cert') } : {}),
+    ...(key ? { key: readPem(key, '--key') } : {}),
+  };
 }
 
 /** Resolves on SIGINT or SIGTERM (long-running commands stop cleanly on either). */

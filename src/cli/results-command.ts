@@ -2,10 +2,10 @@
 import { Command } from 'commander';
 import { IntstreamError } from '../errors.ts';
 import { RuntimeClient } from '../control/http-client.ts';
-import { runtimeUrl, token } from './control-options.ts';
+import { clientTls, runtimeUrl, token, withClientTls } from './control-options.ts';
 
 export function resultsCommand(): Command {
-  return new Command('results')
+  return withClientTls(new Command('results'))
     .description("print a task's results as JSON Lines; --follow keeps streaming new ones")
     .argument('<id>', 'task id')
     .option('--runtime <url>', 'runtime URL (default $INTSTREAM_RUNTIME or http://127.0.0.1:7070)')
@@ -14,7 +14,7 @@ export function resultsCommand(): Command {
     .option('--limit <n>', 'most recent results to print', '100000')
     .action(async (id: string, o: Record<string, any>) => {
       const url = runtimeUrl(o);
-      const client = new RuntimeClient(url, token(o, false));
+      const client = new RuntimeClient(url, token(o, false), clientTls(o, url));
       // the JSON Lines form of docs/contracts.md: "task" is the task's name (the runtime keys results by id)
       const { name } = await client.call('GET', `/tasks/${encodeURIComponent(id)}`);
       const line = (r: any) => process.stdout.write(JSON.stringify({ task: name ?? r.task, window: r.window, key: r.key, value: r.value }) + '\n');
@@ -23,17 +23,24 @@ export function resultsCommand(): Command {
         for (const r of results) line(r);
         return;
       }
-      const res = await fetch(`${url.replace(/\/+$/, '')}/api/v1/tasks/${encodeURIComponent(id)}/events`, { headers: client.headers() });
-      if (!res.ok || !res.body) throw new IntstreamError('TRANSPORT', `runtime ${url}: ${res.status} ${res.statusText}`);
       const stop = new AbortController();
+      const res = await client.open('GET', `/tasks/${encodeURIComponent(id)}/events`, undefined, { accept: 'text/event-stream', signal: stop.signal });
+      if (res.statusCode !== 200) {
+        let text = '';
+        for await (const c of res) text += c;
+        let msg = text;
+        try { msg = JSON.parse(text).message ?? text; } catch { /* not JSON */ }
+        throw new IntstreamError('TRANSPORT', `runtime ${url}: ${res.statusCode} ${msg}`);
+      }
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       const dec = new TextDecoder();
       let buf = '';
       let ended = false;
+      let broke = '';
       try {
-        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        for await (const chunk of res as AsyncIterable<Uint8Array>) {
           if (stop.signal.aborted) break;
           buf += dec.decode(chunk, { stream: true });
           let i;
@@ -47,13 +54,13 @@ export function resultsCommand(): Command {
           if (ended) break;
         }
       } catch (e) {
-        if (!stop.signal.aborted) throw new IntstreamError('TRANSPORT', `runtime ${url}: the event stream broke: ${(e as Error).message}`);
+        if (!stop.signal.aborted) broke = ` (${(e as Error).message})`;
       } finally {
         process.removeListener('SIGINT', onSignal);
         process.removeListener('SIGTERM', onSignal);
       }
       // a signal ends the command quietly; the stream's end without `event: end` is the runtime going away
-      if (!ended && !stop.signal.aborted) throw new IntstreamError('TRANSPORT', `runtime ${url}: closed the event stream before the task ended`);
+      if (!ended && !stop.signal.aborted) throw new IntstreamError('TRANSPORT', `runtime ${url}: closed the event stream before the task ended${broke}`);
       process.exit(0); // the response body may hold the socket open
     });
 }

@@ -1,16 +1,16 @@
 /** `intstream stop TASK`: stops a task on every agent and GSP worker. */
 import { Command } from 'commander';
 import { RuntimeClient } from '../control/http-client.ts';
-import { runtimeUrl, token } from './control-options.ts';
+import { clientTls, runtimeUrl, token, withClientTls } from './control-options.ts';
 
 export function stopCommand(): Command {
-  return new Command('stop')
+  return withClientTls(new Command('stop'))
     .description('stop a task everywhere')
     .argument('<id>', 'task id')
     .option('--runtime <url>', 'runtime URL (default $INTSTREAM_RUNTIME or http://127.0.0.1:7070)')
     .option('--token <token>', 'token (default $INTSTREAM_TOKEN)')
     .action(async (id: string, o: Record<string, any>) => {
-      const r = await new RuntimeClient(runtimeUrl(o), token(o, true)).call('POST', `/tasks/${encodeURIComponent(id)}/stop`, {});
+      const r = await new RuntimeClient(runtimeUrl(o), token(o, true), clientTls(o, runtimeUrl(o))).call('POST', `/tasks/${encodeURIComponent(id)}/stop`, {});
       process.stdout.write(`${r.id} ${r.status}\n`);
     });
 }

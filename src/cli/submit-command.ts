@@ -4,12 +4,12 @@ import { Command } from 'commander';
 import { RuntimeClient } from '../control/http-client.ts';
 import { IntstreamError } from '../errors.ts';
 import { parseDuration } from './format.ts';
-import { runtimeUrl, token } from './control-options.ts';
+import { clientTls, runtimeUrl, token, withClientTls } from './control-options.ts';
 
 const repeat = (v: string, p: string[]) => [...p, v];
 
 export function submitCommand(): Command {
-  return new Command('submit')
+  return withClientTls(new Command('submit'))
     .description('submit a task to the runtime: it runs on the chosen agents and the GSP workers')
     .argument('<task>', 'built-in application name or query file (.ts)')
     .option('--runtime <url>', 'runtime URL (default $INTSTREAM_RUNTIME or http://127.0.0.1:7070)')
@@ -45,7 +45,7 @@ Examples:
         ...(o.partitions ? { partitions: Number(o.partitions) } : {}),
         ...(o.grace ? { grace_ms: Math.round(parseDuration(o.grace) * 1000) } : {}),
       };
-      const t = await new RuntimeClient(runtimeUrl(o), token(o, true)).call('POST', '/tasks', body);
+      const t = await new RuntimeClient(runtimeUrl(o), token(o, true), clientTls(o, runtimeUrl(o))).call('POST', '/tasks', body);
       process.stdout.write(o.json ? JSON.stringify(t) + '\n' : `${t.id}\n`);
     });
 }

@@ -1,17 +1,17 @@
 /** `intstream tasks [ID]`: lists tasks with status, or shows one with its counters. */
 import { Command } from 'commander';
 import { RuntimeClient } from '../control/http-client.ts';
-import { runtimeUrl, token } from './control-options.ts';
+import { clientTls, runtimeUrl, token, withClientTls } from './control-options.ts';
 
 export function tasksCommand(): Command {
-  return new Command('tasks')
+  return withClientTls(new Command('tasks'))
     .description('list tasks with status, or show one task with per-agent and per-stage counters')
     .argument('[id]', 'task id')
     .option('--runtime <url>', 'runtime URL (default $INTSTREAM_RUNTIME or http://127.0.0.1:7070)')
     .option('--token <token>', 'token (default $INTSTREAM_TOKEN)')
     .option('--json', 'JSON output')
     .action(async (id: string | undefined, o: Record<string, any>) => {
-      const c = new RuntimeClient(runtimeUrl(o), token(o, false));
+      const c = new RuntimeClient(runtimeUrl(o), token(o, false), clientTls(o, runtimeUrl(o)));
       if (id) {
         const d = await c.call('GET', `/tasks/${encodeURIComponent(id)}`);
         if (o.json) { process.stdout.write(JSON.stringify(d) + '\n'); return; }

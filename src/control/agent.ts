@@ -4,15 +4,18 @@
  * assigns to it, sending local results through Kafka (kafka-transport.ts, record format v1).
  *
  * Tasks are code, so an agent opens no port: it only pulls work from its one runtime URL,
- * authenticated with its token. While the broker is away the local stage waits for each send to
- * be acknowledged, which pauses the source (at most one message per task held in memory).
+ * authenticated with its own agent credential (bound to its name), over HTTPS with the runtime's
+ * certificate checked against `ca` when given. It runs built-in applications only, unless started
+ * with `allowCode` (--allow-code): a submitted query file then fails on this agent with the
+ * reason in the task's agent detail. While the broker is away the local stage waits for each send
+ * to be acknowledged, which pauses the source (at most one message per task held in memory).
  */
 import type { LocalProcessor } from '../local/local-processor.ts';
 import { openLocalStage } from '../local/local-stage.ts';
 import { createProber, type SendProbe } from '../probe/send-probe.ts';
 import type { PacketSource } from '../sources/source.ts';
 import { KafkaStageSender } from '../transport/kafka-transport.ts';
-import { RuntimeClient, processLoad } from './http-client.ts';
+import { RuntimeClient, processLoad, type ClientTls } from './http-client.ts';
 import { loadSpec, type TaskSpec } from './task-spec.ts';
 
 export interface AgentOptions {
@@ -20,6 +23,10 @@ export interface AgentOptions {
   source: string;
   runtime: string;
   token: string;
+  /** TLS to the runtime: the CA its certificate must chain to, a client certificate for mutual TLS. */
+  tls?: ClientTls;
+  /** Run submitted query files (default: built-in applications only). */
+  allowCode?: boolean;
   labels?: Record<string, string>;
   heartbeatMs?: number;
   /** Overrides the task's Kafka address. */
@@ -68,6 +75,9 @@ class LocalTask {
 
   async run(agent: Agent): Promise<void> {
     try {
+      if (this.spec.code !== null && this.spec.code !== undefined && !agent.opts.allowCode) {
+        throw new Error(`task ${this.spec.name} is a submitted query file; this agent runs built-in applications only (start it with --allow-code to run query files)`);
+      }
       const { split, params } = await loadSpec(this.spec);
       const index = this.spec.agents.indexOf(agent.name);
       this.sender = new KafkaStageSender(agent.opts.kafka ?? this.spec.kafka, this.spec.id, this.spec.agents.length, this.spec.partitions);
@@ -132,7 +142,7 @@ export class Agent {
     this.opts = opts;
     this.prober = createProber({ allow: opts.allowProbe ?? [], ratePerSec: 10 });
     this.name = opts.name;
-    this.client = new RuntimeClient(opts.runtime, opts.token);
+    this.client = new RuntimeClient(opts.runtime, opts.token, opts.tls);
     this.log = opts.log ?? ((l) => process.stderr.write(`intstream agent ${this.name}: ${l}\n`));
   }
 

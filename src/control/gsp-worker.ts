@@ -14,13 +14,20 @@
  *
  * Grace: a source whose watermark has not advanced for `graceMs` while another source is ahead
  * no longer holds windows open (GlobalProcessor.expire); `grace_expiries` counts it.
+ *
+ * What a task may make a worker do: run its global stage if it is a built-in application, or a
+ * submitted query file only with `allowCode` (--allow-code); write a file sink (jsonl:FILE,
+ * table:FILE) only inside `sinkDir` (--sink-dir; relative names land there). A task refused is
+ * not run here, with the reason in its detail (stages.global.workers[].error).
  */
+import { existsSync, lstatSync, realpathSync } from 'node:fs';
+import { dirname, resolve, sep } from 'node:path';
 import { openGlobalStage, type GlobalProcessor } from '../global/global-processor.ts';
 import { EmittedWindows } from '../global/emitted-windows.ts';
 import { PartitionGate } from '../global/partition-gate.ts';
 import { openSinkSpec } from '../sinks/sink-spec.ts';
 import { toResult, type Sink, type TaskResult } from '../sinks/sink.ts';
-import { RuntimeClient, processLoad } from './http-client.ts';
+import { RuntimeClient, processLoad, type ClientTls } from './http-client.ts';
 import { loadSpec, type TaskSpec } from './task-spec.ts';
 import { createConsumer, createProducer, type InRecord, type KafkaConsumer, type KafkaProducer } from '../transport/kafka-client.ts';
 import { decodeRecord, partialsTopic, resultsTopic, RECORD_VERSION } from '../transport/kafka-transport.ts';
@@ -29,6 +36,12 @@ export interface GspWorkerOptions {
   name: string;
   runtime: string;
   token: string;
+  /** TLS to the runtime: the CA its certificate must chain to, a client certificate for mutual TLS. */
+  tls?: ClientTls;
+  /** Run the global stages of submitted query files (default: built-in applications only). */
+  allowCode?: boolean;
+  /** The folder file sinks (jsonl:, table:) may write in (default: none, file sinks refused). */
+  sinkDir?: string;
   /** Overrides the task's Kafka address (tests). */
   kafka?: string;
   pollMs?: number;
@@ -64,9 +77,30 @@ export interface TaskCounters {
   dedup_windows: number;
   /** Records of the partials topic that are not partials records (cut short, not JSON, ...): skipped. */
   poison: number;
+  /** Why this worker does not run the task (it could not start it), if so. */
+  error?: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A sink spec a task may open on this worker: a file sink (jsonl:FILE, table:FILE) rewritten to
+ * its path inside `sinkDir` (relative names resolve there), refused without `sinkDir`, outside it
+ * (symbolic links followed), or onto a symbolic link; other sinks unchanged.
+ */
+export function fileSinkInside(spec: string, sinkDir: string | undefined): string {
+  const m = /^(jsonl|table):(.+)$/.exec(spec);
+  if (!m || m[2] === '-') return spec;
+  if (!sinkDir) throw new Error(`sink ${spec}: this worker writes no files (start it with --sink-dir DIR to allow file sinks inside DIR)`);
+  const root = realpathSync(sinkDir);
+  const target = resolve(root, m[2]);
+  let folder: string;
+  try { folder = realpathSync(dirname(target)); } catch { throw new Error(`sink ${spec}: no folder ${dirname(target)}`); }
+  if (folder !== root && !folder.startsWith(root + sep)) throw new Error(`sink ${spec}: outside this worker's --sink-dir ${root}`);
+  const file = resolve(folder, target.slice(dirname(target).length + 1));
+  if (existsSync(file) && lstatSync(file).isSymbolicLink()) throw new Error(`sink ${spec}: a symbolic link`);
+  return `${m[1]}:${file}`;
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number, why: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
@@ -99,9 +133,13 @@ class TaskRunner {
   }
 
   async start(): Promise<void> {
+    if (this.spec.code !== null && this.spec.code !== undefined && !this.worker.allowCode) {
+      throw new Error(`task ${this.spec.name} is a submitted query file; this worker runs built-in applications only (start it with --allow-code to run query files)`);
+    }
     this.loaded = await loadSpec(this.spec);
-    // the task's sinks, from the one registry `run --sink` uses (sinks/sink-spec.ts)
-    for (const spec of this.spec.sinks) this.sinks.push(await openSinkSpec(spec));
+    // the task's sinks, from the one registry `run --sink` uses (sinks/sink-spec.ts); files only in --sink-dir
+    const specs = this.spec.sinks.map((spec) => fileSinkInside(spec, this.worker.sinkDir));
+    for (const spec of specs) this.sinks.push(await openSinkSpec(spec));
     this.producer = createProducer({ bootstrap: this.worker.kafkaFor(this.spec), clientId: `intstream-gsp-${this.worker.name}` });
     this.timer = setInterval(() => { this.chain = this.chain.then(() => this.checkGrace()).catch((e) => this.worker.log(`task ${this.spec.id}: ${(e as Error).message}`)); }, 250);
     this.done = this.loop();
@@ -313,9 +351,12 @@ export class GspWorker {
   constructor(opts: GspWorkerOptions) {
     this.opts = opts;
     this.name = opts.name;
-    this.client = new RuntimeClient(opts.runtime, opts.token);
+    this.client = new RuntimeClient(opts.runtime, opts.token, opts.tls);
     this.log = opts.log ?? ((l) => process.stderr.write(`intstream gsp ${this.name}: ${l}\n`));
   }
+
+  get allowCode(): boolean { return this.opts.allowCode === true; }
+  get sinkDir(): string | undefined { return this.opts.sinkDir; }
 
   kafkaFor(spec: TaskSpec): string { return this.opts.kafka ?? spec.kafka; }
 
@@ -334,6 +375,7 @@ export class GspWorker {
           const t = new TaskRunner(spec, this);
           this.tasks.set(id, t);
           try { await t.start(); this.log(`task ${id} (${spec.name}): joined its consumer group`); } catch (e) {
+            t.counters.error = (e as Error).message; // shown in the task's detail (stages.global.workers)
             this.log(`task ${id}: cannot start: ${(e as Error).message}`);
           }
         }

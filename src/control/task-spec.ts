@@ -3,11 +3,12 @@
  * a query file's source text, its parameters) plus where it runs (the agents, in source order)
  * and how its global stage is spread (partitions of its Kafka topic).
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { builtinNames, loadBuiltin } from '../apps/index.ts';
 import { loadTask } from '../apps/load-task.ts';
+import { IntstreamError } from '../errors.ts';
 import { splitPlan, type SplitPlan } from '../query/pipeline.ts';
 import { buildPlan, resolveParams, type TaskDefinition } from '../query/task.ts';
 
@@ -41,19 +42,34 @@ export interface LoadedTask {
   split: SplitPlan;
 }
 
+/** This process's private folder for received query files (mode 0700, removed at exit). */
+let codeDir: string | null = null;
+let codeFiles = 0;
+
 /**
- * Loads a task's definition: a built-in by name, or the received source text written to a
- * temporary .ts file (named by its hash) and loaded with the 'intstream' import hook.
+ * Loads a task's definition: a built-in application by name (never a path), or the received
+ * source text written to a new file in this process's private temporary folder and loaded with
+ * the 'intstream' import hook. Only callers allowed to run submitted code pass `code` here (an
+ * agent or GSP worker started with --allow-code; the runtime validates code in a child process).
  */
 export async function loadSpec(spec: Pick<TaskSpec, 'app' | 'code' | 'params' | 'window'>): Promise<LoadedTask> {
-  let ref = spec.app ?? '';
+  let def: TaskDefinition<any>;
   if (spec.code !== null && spec.code !== undefined) {
-    const dir = join(tmpdir(), 'intstream-tasks');
-    mkdirSync(dir, { recursive: true });
-    ref = join(dir, `task-${createHash('sha256').update(spec.code).digest('hex').slice(0, 16)}.ts`);
-    writeFileSync(ref, spec.code);
+    if (codeDir === null) {
+      codeDir = mkdtempSync(join(tmpdir(), 'intstream-tasks-'));
+      const dir = codeDir;
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    }
+    // a new name per load: a module URL is loaded once per process
+    const ref = join(codeDir, `task-${++codeFiles}.ts`);
+    writeFileSync(ref, spec.code, { mode: 0o600, flag: 'wx' });
+    def = (await loadTask(ref)).def;
+  } else {
+    const name = spec.app ?? '';
+    const builtin = builtinNames().includes(name) ? await loadBuiltin(name) : undefined;
+    if (!builtin) throw new IntstreamError('TASK_NOT_FOUND', `no built-in application named '${name}'`, `built-in: ${builtinNames().join(', ')}`);
+    def = builtin;
   }
-  const { def } = await loadTask(ref);
   const params = resolveParams(def, spec.params ?? {});
   const split = splitPlan(buildPlan(def, params, { window: spec.window }));
   return { def, params, split };

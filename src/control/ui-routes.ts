@@ -1,12 +1,13 @@
 /**
  * What the web UI needs from the runtime beyond the core API (runtime-server.ts):
  *
- *   GET  /, /assets/*          the built page (ui/dist, shipped in the package; no build here)
- *   GET  /api/v1/apps          built-in applications: description, parameters, output, source text
- *   POST /api/v1/ui/auth       200 when the bearer token is the runtime's (the POST hook checks it)
+ *   GET  /, /assets/*          the built page (ui/dist, shipped in the package; no build here) (public)
+ *   GET  /api/v1/apps          built-in applications: description, parameters, output, source text (read)
+ *   POST /api/v1/ui/auth       sign-in: 200 with the role and name of a read or operator token, 401
+ *                              for an unknown token, 403 for an agent's or worker's (always a token)
  *   GET  /api/v1/ui/agents     agents with CPU, memory, packets/s, malformed and skipped counts,
- *                              and the last 3 minutes of them, sampled every second
- *   GET  /api/v1/ui/tasks      every task with its per-stage counters (the detail of GET /tasks/{id})
+ *                              and the last 3 minutes of them, sampled every second (read)
+ *   GET  /api/v1/ui/tasks      every task with its per-stage counters (the detail of GET /tasks/{id}) (read)
  *
  * Registered by RuntimeServer.start() before it listens. Cost: the sampler reads the store once a
  * second (agents × tasks rows); history is a ring of HISTORY samples per agent.
@@ -14,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { builtinNames, builtinPath, loadBuiltin } from '../apps/index.ts';
-import type { RuntimeServer } from './runtime-server.ts';
+import { credentialOf, type Access, type RuntimeServer } from './runtime-server.ts';
 import { UiAssets } from './ui-static.ts';
 
 const HISTORY = 180;
@@ -71,11 +72,13 @@ export function registerUiRoutes(app: FastifyInstance, server: RuntimeServer): v
     const a = assets.get(req.url.split('?')[0]);
     return reply.code(a.status).headers(a.headers).send(a.body);
   };
-  app.get('/', { schema: { hide: true } }, page);
-  app.get('/index.html', { schema: { hide: true } }, page);
-  app.get('/assets/*', { schema: { hide: true } }, page);
+  const access = (a: Access) => ({ config: { access: a } });
+  const secured = { security: [{ bearer: [] }] };
+  app.get('/', { schema: { hide: true }, ...access('public') }, page);
+  app.get('/index.html', { schema: { hide: true }, ...access('public') }, page);
+  app.get('/assets/*', { schema: { hide: true }, ...access('public') }, page);
 
-  app.get('/api/v1/apps', { schema: { summary: 'built-in applications with their parameters (for the web UI form)' } }, async () => {
+  app.get('/api/v1/apps', { schema: { ...secured, summary: 'built-in applications with their parameters (for the web UI form)' }, ...access('read') }, async () => {
     const apps = [];
     for (const name of builtinNames()) {
       const d = await loadBuiltin(name);
@@ -92,19 +95,19 @@ export function registerUiRoutes(app: FastifyInstance, server: RuntimeServer): v
     return { apps };
   });
 
-  app.post('/api/v1/ui/auth', { schema: { summary: 'check a token (answers 401 when it is not the runtime token)', security: [{ bearer: [] }] } }, async () => ({ ok: true }));
+  app.post('/api/v1/ui/auth', {
+    schema: { ...secured, summary: "sign in: the role and name of a read or operator token (401 unknown, 403 an agent's or worker's)" },
+    ...access('signin'),
+  }, async (req) => {
+    const c = credentialOf(req)!;
+    return { ok: true, role: c.role, name: c.name };
+  });
 
-  app.get('/api/v1/ui/agents', { schema: { summary: 'agents with metrics and their recent history (for the web UI)' } }, async () => {
+  app.get('/api/v1/ui/agents', { schema: { ...secured, summary: 'agents with metrics and their recent history (for the web UI)' }, ...access('read') }, async () => {
     const now = Date.now();
     const downAfter = 3000;
-    const listed = new Map<string, any>();
     // The core list decides up/down (its own down-after setting); the samples add the rest.
-    try {
-      const core = await app.inject({ method: 'GET', url: '/api/v1/agents' });
-      for (const a of (core.json() as { agents: any[] }).agents) listed.set(a.name, a);
-    } catch {
-      /* fall back to last_seen below */
-    }
+    const listed = new Map<string, any>(server.agentList().map((a) => [a.name, a]));
     return {
       agents: server.store.agents().map((a) => {
         const h = history.get(a.name) ?? [];
@@ -125,7 +128,7 @@ export function registerUiRoutes(app: FastifyInstance, server: RuntimeServer): v
     };
   });
 
-  app.get('/api/v1/ui/tasks', { schema: { summary: 'every task with its per-stage counters (for the web UI)' } }, async () => ({
+  app.get('/api/v1/ui/tasks', { schema: { ...secured, summary: 'every task with its per-stage counters (for the web UI)' }, ...access('read') }, async () => ({
     tasks: server.store.tasks().map((t) => server.detail(t.id)).filter((d) => d !== undefined),
   }));
 }

@@ -2,15 +2,24 @@
  * Starts intstream processes for distributed tests: runtime, agents, GSP workers, each a real
  * `bin/intstream.js` child on loopback with a free port. Everything started is stopped by
  * stopAll() (SIGTERM, then SIGKILL after 5 s).
+ *
+ * Credentials as in a deployment: the runtime reads a tokens file (`--tokens`) with an operator
+ * (TOKEN) and a reader (READ_TOKEN); each agent and GSP worker gets its own credential, bound to
+ * its name, added to the file when it is started (the runtime re-reads the file when it changes).
+ * Agents and workers run built-in applications only unless given `--allow-code` in `extra`.
  */
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const BIN = new URL('../../bin/intstream.js', import.meta.url).pathname;
+/** The operator's token: read, submit, stop. */
 export const TOKEN = 'test-token-0123456789';
+/** A reader's token: GET calls only. */
+export const READ_TOKEN = 'test-read-token-0123456789';
 
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -27,16 +36,33 @@ export class Cluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'intstream-cluster-'));
   runtimeUrl = '';
   db = join(this.dir, 'runtime.db');
+  /** The runtime's tokens file. */
+  readonly tokens = join(this.dir, 'tokens');
   readonly kafka: string;
+  private readonly issued = new Map<string, string>();
 
   constructor(kafka: string) {
     this.kafka = kafka;
+    writeFileSync(this.tokens, `operator operator ${TOKEN}\nread reader ${READ_TOKEN}\n`, { mode: 0o600 });
     // Whatever way the test process ends (a timeout, a crash), its children end with it.
     process.once('exit', () => { for (const p of this.procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL'); });
   }
 
-  spawn(name: string, args: string[], stdin: 'ignore' | 'pipe' = 'ignore'): Proc {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: [stdin, 'pipe', 'pipe'], env: { ...process.env, INTSTREAM_TOKEN: TOKEN } });
+  /** The token of agent or worker `name`, added to the tokens file the first time. */
+  tokenFor(role: 'agent' | 'worker', name: string): string {
+    const k = `${role} ${name}`;
+    let t = this.issued.get(k);
+    if (!t) {
+      t = `${role}-${randomBytes(12).toString('hex')}`;
+      appendFileSync(this.tokens, `${k} ${t}\n`);
+      this.issued.set(k, t);
+    }
+    return t;
+  }
+
+  /** Runs `intstream ARGS` with INTSTREAM_TOKEN `token` (the operator's by default). */
+  spawn(name: string, args: string[], stdin: 'ignore' | 'pipe' = 'ignore', token: string = TOKEN): Proc {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: [stdin, 'pipe', 'pipe'], env: { ...process.env, INTSTREAM_TOKEN: token } });
     const log: string[] = [];
     child.stdout!.on('data', (d) => log.push(String(d)));
     child.stderr!.on('data', (d) => { log.push(String(d)); if (process.env.CLUSTER_DEBUG) process.stderr.write(`[${name}] ${d}`); });
@@ -48,18 +74,20 @@ export class Cluster {
 
   async startRuntime(extra: string[] = []): Promise<Proc> {
     const port = this.runtimeUrl ? Number(new URL(this.runtimeUrl).port) : await freePort();
-    const p = this.spawn('runtime', ['runtime', '--kafka', this.kafka, '--port', String(port), '--db', this.db, '--down-after', '3s', ...extra]);
+    const p = this.spawn('runtime', ['runtime', '--kafka', this.kafka, '--port', String(port), '--db', this.db, '--down-after', '3s', '--tokens', this.tokens, ...extra]);
     this.runtimeUrl = `http://127.0.0.1:${port}`;
     await waitFor(async () => (await fetch(`${this.runtimeUrl}/api/v1/health`).catch(() => null))?.ok === true, 20_000, 'runtime up');
     return p;
   }
 
-  agent(name: string, source: string, stdin: 'ignore' | 'pipe' = 'ignore'): Proc {
-    return this.spawn(`agent-${name}`, ['agent', '--name', name, '--source', source, '--runtime', this.runtimeUrl, '--heartbeat', '500ms'], stdin);
+  /** An agent with its own credential; `extra` options, e.g. ['--allow-code']. */
+  agent(name: string, source: string, stdin: 'ignore' | 'pipe' = 'ignore', extra: string[] = []): Proc {
+    return this.spawn(`agent-${name}`, ['agent', '--name', name, '--source', source, '--runtime', this.runtimeUrl, '--heartbeat', '500ms', ...extra], stdin, this.tokenFor('agent', name));
   }
 
-  gsp(name: string): Proc {
-    return this.spawn(`gsp-${name}`, ['gsp', '--name', name, '--kafka', this.kafka, '--runtime', this.runtimeUrl]);
+  /** A GSP worker with its own credential; `extra` options, e.g. ['--allow-code']. */
+  gsp(name: string, extra: string[] = []): Proc {
+    return this.spawn(`gsp-${name}`, ['gsp', '--name', name, '--kafka', this.kafka, '--runtime', this.runtimeUrl, ...extra], 'ignore', this.tokenFor('worker', name));
   }
 
   async api(method: string, path: string, body?: unknown, token: string | null = TOKEN): Promise<{ status: number; data: any }> {

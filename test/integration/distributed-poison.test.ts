@@ -21,7 +21,7 @@ describe('poison records and stopping with a backlog', { skip: avail.ok ? false 
   let kafka: KafkaBroker;
   let cluster: Cluster;
   before(async () => {
-    kafka = await startKafka({ port: 19592 });
+    kafka = await startKafka({ port: 20392 });
     cluster = new Cluster(kafka.bootstrap);
     await cluster.startRuntime();
     cluster.gsp('pw');

@@ -96,10 +96,10 @@ describe('distributed = run, per source kind and sink', { skip: avail.ok ? false
   let tmp = '';
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'intstream-dsrc-'));
-    kafka = await startKafka({ port: 19492 });
+    kafka = await startKafka({ port: 20292 });
     cluster = new Cluster(kafka.bootstrap);
     await cluster.startRuntime();
-    cluster.gsp('w1', ['--allow-code']); // the netflow test submits a query file
+    cluster.gsp('w1', ['--allow-code', '--sink-dir', tmp]); // the netflow test submits a query file; the sinks test writes files in tmp
     await waitFor(async () => (await cluster.api('GET', '/workers')).data.workers.some((w: any) => w.up), 20_000, 'worker up');
   });
   after(async () => {

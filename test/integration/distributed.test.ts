@@ -11,11 +11,13 @@ import { loadTask } from '../../src/apps/load-task.ts';
 import { runTask, type TaskResult } from '../../src/run-task.ts';
 import { splitCapture } from '../apps/split-files.ts';
 import { kafkaAvailable, startKafka, type KafkaBroker } from '../support/kafka.ts';
-import { canonical, Cluster, waitFor } from '../control/cluster.ts';
+import { canonical, Cluster, READ_TOKEN, waitFor } from '../control/cluster.ts';
 import { BIN } from '../support/run-cli.ts';
 
 const DEMO = new URL('../../samples/demo.pcap', import.meta.url).pathname;
 const PARAMS = { threshold: '5' };
+/** The read-only CLI verbs with a reader's credential. */
+const READER = { ...process.env, INTSTREAM_TOKEN: READ_TOKEN };
 
 async function reference(app: string): Promise<TaskResult[]> {
   const { def } = await loadTask(app);
@@ -90,7 +92,7 @@ describe('distributed: runtime, 3 agents, 2 GSP workers', { skip: avail.ok ? fal
     const f0 = d.agents_detail.find((a: any) => a.name === 'f0');
     assert.equal(f0.state, 'failed');
     assert.match(f0.error, /missing.pcap: cannot open \(ENOENT\)/);
-    const cli = spawnSync(process.execPath, [BIN, 'tasks', id, '--runtime', cluster.runtimeUrl], { encoding: 'utf8' });
+    const cli = spawnSync(process.execPath, [BIN, 'tasks', id, '--runtime', cluster.runtimeUrl], { encoding: 'utf8', env: READER });
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stdout, /agent f0 \(up\) failed: .*\n {4}error: .*missing.pcap: cannot open \(ENOENT\)/);
   });
@@ -107,13 +109,13 @@ describe('distributed: runtime, 3 agents, 2 GSP workers', { skip: avail.ok ? fal
       const got = (await cluster.api('GET', `/tasks/${id}/results?limit=100000`)).data.results;
       assert.deepEqual(canonical(got), expected);
       // and from the CLI, as JSON Lines named by the task
-      const cli = spawnSync(process.execPath, [BIN, 'results', id, '--runtime', cluster.runtimeUrl], { encoding: 'utf8' });
+      const cli = spawnSync(process.execPath, [BIN, 'results', id, '--runtime', cluster.runtimeUrl], { encoding: 'utf8', env: READER });
       assert.equal(cli.status, 0, cli.stderr);
       const lines = cli.stdout.trim().split('\n').map((l) => JSON.parse(l));
       assert.deepEqual(canonical(lines), expected);
       assert.deepEqual([...new Set(lines.map((l) => l.task))], [app]);
       // results --follow on the finished task prints them all, then ends by itself
-      const follow = spawn(process.execPath, [BIN, 'results', id, '--follow', '--runtime', cluster.runtimeUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const follow = spawn(process.execPath, [BIN, 'results', id, '--follow', '--runtime', cluster.runtimeUrl], { stdio: ['ignore', 'pipe', 'pipe'], env: READER });
       let followed = '';
       follow.stdout.on('data', (b) => { followed += b; });
       const killer = setTimeout(() => follow.kill('SIGKILL'), 30_000);

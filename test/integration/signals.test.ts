@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { kafkaAvailable, startKafka, type KafkaBroker } from '../support/kafka.ts';
-import { Cluster, freePort, TOKEN, waitFor } from '../control/cluster.ts';
+import { Cluster, freePort, READ_TOKEN, TOKEN, waitFor } from '../control/cluster.ts';
 import { BIN } from '../support/run-cli.ts';
 
 const DEMO = new URL('../../samples/demo.pcap', import.meta.url).pathname;
@@ -30,7 +30,7 @@ describe('processes stop when asked', { skip: avail.ok ? false : avail.reason },
   let kafka: KafkaBroker;
   let cluster: Cluster;
   before(async () => {
-    kafka = await startKafka({ port: 19392 });
+    kafka = await startKafka({ port: 20192 });
     cluster = new Cluster(kafka.bootstrap);
   });
   after(async () => {
@@ -48,7 +48,7 @@ describe('processes stop when asked', { skip: avail.ok ? false : avail.reason },
     const follow = spawn(process.execPath, [BIN, 'results', sub.data.id, '--follow', '--runtime', cluster.runtimeUrl], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INTSTREAM_TOKEN: TOKEN } });
     let followErr = '';
     follow.stderr!.on('data', (b) => { followErr += b; });
-    const browser = await fetch(`${cluster.runtimeUrl}/api/v1/tasks/${sub.data.id}/events`);
+    const browser = await fetch(`${cluster.runtimeUrl}/api/v1/tasks/${sub.data.id}/events`, { headers: { authorization: `Bearer ${READ_TOKEN}` } });
     assert.equal(browser.status, 200);
     const reader = browser.body!.getReader();
     await reader.read(); // the stream is open and has begun
@@ -69,7 +69,7 @@ describe('processes stop when asked', { skip: avail.ok ? false : avail.reason },
   test('gsp: SIGTERM while its broker is unreachable', async () => {
     if (!cluster.runtimeUrl || !(await fetch(`${cluster.runtimeUrl}/api/v1/health`).catch(() => null))) await cluster.startRuntime();
     const dead = `127.0.0.1:${await freePort()}`;
-    const w = cluster.spawn('gsp-dead', ['gsp', '--name', 'dead', '--kafka', dead, '--runtime', cluster.runtimeUrl]);
+    const w = cluster.spawn('gsp-dead', ['gsp', '--name', 'dead', '--kafka', dead, '--runtime', cluster.runtimeUrl], 'ignore', cluster.tokenFor('worker', 'dead'));
     await waitFor(() => w.log.join('').includes('taking tasks'), 20_000, 'gsp started');
     await new Promise((r) => setTimeout(r, 1500));
     const r = await stopTimed(w.child, 'SIGTERM');
@@ -80,7 +80,7 @@ describe('processes stop when asked', { skip: avail.ok ? false : avail.reason },
   test('agent started in the background by a script: SIGINT ends it', async () => {
     if (!cluster.runtimeUrl || !(await fetch(`${cluster.runtimeUrl}/api/v1/health`).catch(() => null))) await cluster.startRuntime();
     // a non-interactive shell starts background jobs with SIGINT ignored; the agent must still honour it
-    const sh = spawn('bash', ['-c', `"${process.execPath}" "${BIN}" agent --name bg --source pcap:${DEMO} --runtime ${cluster.runtimeUrl} --heartbeat 500ms & echo $!; wait`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INTSTREAM_TOKEN: TOKEN } });
+    const sh = spawn('bash', ['-c', `"${process.execPath}" "${BIN}" agent --name bg --source pcap:${DEMO} --runtime ${cluster.runtimeUrl} --heartbeat 500ms & echo $!; wait`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INTSTREAM_TOKEN: cluster.tokenFor('agent', 'bg') } });
     const [pidLine] = (await once(sh.stdout!, 'data')) as [Buffer];
     const pid = Number(String(pidLine).trim());
     assert.ok(pid > 0);

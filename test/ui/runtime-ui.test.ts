@@ -5,12 +5,14 @@
  * starts nothing, `tcp-new-conn` submitted from the form by keyboard, its results table equal to
  * `intstream run` on the same captures, the reduction and stage counters equal to the API's,
  * sort, filter, the JSON Lines download, stop. Screenshots of every page go to test-output/ui/.
+ * The runtime is started with --public-read (the read-only view without a token) and a tokens
+ * file: the operator's token signs in, each agent and the worker have their own credentials.
  * Any console error in the page fails the test (bar the 401 and 400 the test provokes on purpose).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +22,8 @@ import { kafkaAvailable, startKafka, type KafkaBroker } from '../support/kafka.t
 import { BIN, CAPTURES, ROOT, jsonl, runCli } from '../support/run-cli.ts';
 
 const OUT = join(ROOT, 'test-output', 'ui');
-const TOKEN = 'ui-e2e-token-7f3a';
+const TOKEN = 'ui-e2e-token-7f3a-operator';
+const CREDENTIALS = { 'edge-a': 'ui-e2e-agent-edge-a-5c1e', 'edge-b': 'ui-e2e-agent-edge-b-09d2', 'gsp-1': 'ui-e2e-worker-gsp-1-77ab' };
 const SOURCES = [`pcap:${join(CAPTURES, 'attack', 'synscan.pcap')}`, `pcap:${join(CAPTURES, 'mixed', '1kxun.pcap')}`];
 const THRESHOLD = '5';
 
@@ -45,8 +48,8 @@ function freePort(): Promise<number> {
   });
 }
 
-function start(name: string, args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INTSTREAM_TOKEN: TOKEN } });
+function start(name: string, args: string[], token = TOKEN): ChildProcess {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INTSTREAM_TOKEN: token } });
   const log: string[] = [];
   child.stdout!.on('data', (d) => log.push(String(d)));
   child.stderr!.on('data', (d) => log.push(String(d)));
@@ -95,11 +98,13 @@ before(async () => {
   kafka = await startKafka({ port: 19392 });
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  start('runtime', ['runtime', '--port', String(port), '--kafka', kafka.bootstrap, '--db', join(work, 'runtime.db'), '--grace', '60s', '--down-after', '10s']);
+  const tokens = join(work, 'tokens');
+  writeFileSync(tokens, [`operator ui ${TOKEN}`, `agent edge-a ${CREDENTIALS['edge-a']}`, `agent edge-b ${CREDENTIALS['edge-b']}`, `worker gsp-1 ${CREDENTIALS['gsp-1']}`].join('\n') + '\n', { mode: 0o600 });
+  start('runtime', ['runtime', '--port', String(port), '--kafka', kafka.bootstrap, '--db', join(work, 'runtime.db'), '--grace', '60s', '--down-after', '10s', '--tokens', tokens, '--public-read']);
   await until('the runtime', async () => (await fetch(`${base}/api/v1/health`)).ok);
-  start('gsp', ['gsp', '--kafka', kafka.bootstrap, '--runtime', base, '--name', 'gsp-1']);
-  start('agent edge-a', ['agent', '--runtime', base, '--name', 'edge-a', '--source', SOURCES[0], '--label', 'site=paris', '--label', 'role=edge']);
-  start('agent edge-b', ['agent', '--runtime', base, '--name', 'edge-b', '--source', SOURCES[1], '--label', 'site=lyon', '--label', 'role=edge']);
+  start('gsp', ['gsp', '--kafka', kafka.bootstrap, '--runtime', base, '--name', 'gsp-1'], CREDENTIALS['gsp-1']);
+  start('agent edge-a', ['agent', '--runtime', base, '--name', 'edge-a', '--source', SOURCES[0], '--label', 'site=paris', '--label', 'role=edge'], CREDENTIALS['edge-a']);
+  start('agent edge-b', ['agent', '--runtime', base, '--name', 'edge-b', '--source', SOURCES[1], '--label', 'site=lyon', '--label', 'role=edge'], CREDENTIALS['edge-b']);
   await until('two agents up', async () => (await api('/agents')).agents.filter((a: any) => a.up).length === 2);
   browser = await startBrowser();
 });

@@ -4,7 +4,7 @@
  * last minutes. The history comes from the API when it has one, else from this page's polls.
  */
 import { LitElement, html, nothing } from 'lit';
-import { api, type Agent, type AgentMetrics } from './api.ts';
+import { api, ApiError, type Agent, type AgentMetrics } from './api.ts';
 import { fmtAgo, fmtBytes, fmtDec, fmtInt } from './format.ts';
 import { PALETTE } from './charts.ts';
 import { Poller } from './poller.ts';
@@ -37,7 +37,8 @@ export class IsAgents extends LitElement {
     },
     2000,
     (e) => {
-      this.error = `Could not load the agents: ${(e as Error).message}`;
+      // a 401: the page asks to sign in (main.ts)
+      this.error = e instanceof ApiError && e.status === 401 ? '' : `Could not load the agents: ${(e as Error).message}`;
       this.requestUpdate();
     },
   );

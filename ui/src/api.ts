@@ -1,7 +1,11 @@
 /**
  * The runtime's HTTP API as the page uses it. Every call goes to the same origin that served the
- * page (the runtime serves both). The token, when signed in, is sent as `Authorization: Bearer`;
- * without it only the read endpoints are called and the page is read-only.
+ * page (the runtime serves both). The token, when signed in, is sent as `Authorization: Bearer`,
+ * on every call including the results stream (read with fetch: EventSource cannot send it).
+ * Without a token only the read endpoints are called, and they answer only on a runtime started
+ * with --public-read; a read credential signs in read-only, an operator's can submit and stop.
+ * A 401 is announced as an `intstream-unauthorized` window event (detail: the token sent, or
+ * null), so that the page can ask to sign in, or sign out a token the runtime no longer knows.
  */
 
 export interface AgentMetrics {
@@ -89,6 +93,13 @@ export interface SubmitRequest {
   agents: AgentSelector;
 }
 
+/** What `api.events` calls: the stream is open, an event came, or it broke (an HTTP status, or null). */
+export interface EventHandlers {
+  open(): void;
+  event(name: string, data: string, id: string | null): void;
+  error(status: number | null): void;
+}
+
 /** An API error: HTTP status, a stable code, and where the task failed (line, column) if known. */
 export class ApiError extends Error {
   status: number;
@@ -107,14 +118,29 @@ export class ApiError extends Error {
 }
 
 const TOKEN_KEY = 'intstream.token';
+const ROLE_KEY = 'intstream.role';
 
 export function getToken(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
-export function setToken(token: string | null): void {
-  if (token) sessionStorage.setItem(TOKEN_KEY, token);
-  else sessionStorage.removeItem(TOKEN_KEY);
+/** The signed-in credential's role ('read' or 'operator'), or null. */
+export function getRole(): string | null {
+  return getToken() ? sessionStorage.getItem(ROLE_KEY) : null;
+}
+
+export function setToken(token: string | null, role: string | null = null): void {
+  if (token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    sessionStorage.setItem(ROLE_KEY, role ?? 'operator');
+  } else {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(ROLE_KEY);
+  }
+}
+
+function unauthorized(sent: string | null): void {
+  window.dispatchEvent(new CustomEvent('intstream-unauthorized', { detail: sent }));
 }
 
 function num(v: unknown): number | null {
@@ -136,6 +162,7 @@ async function request(method: string, path: string, body?: unknown, token: stri
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.status === 401 && path !== '/api/v1/ui/auth') unauthorized(token);
   const text = await res.text();
   let data: unknown = null;
   try {
@@ -258,13 +285,13 @@ export const api = {
   async stop(id: string): Promise<void> {
     await request('POST', `/api/v1/tasks/${encodeURIComponent(id)}/stop`);
   },
-  /** Checks a token against the API; true when it is accepted. */
-  async checkToken(token: string): Promise<boolean> {
+  /** Checks a token against the API: its role ('read' or 'operator') when it may sign in, else null. */
+  async checkToken(token: string): Promise<string | null> {
     try {
-      await request('POST', '/api/v1/ui/auth', undefined, token);
-      return true;
+      const r = (await request('POST', '/api/v1/ui/auth', undefined, token)) as { role?: string } | null;
+      return r?.role === 'read' ? 'read' : 'operator';
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return false;
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return null;
       throw e;
     }
   },
@@ -281,8 +308,64 @@ export const api = {
       reduction: num(w.reduction),
     }));
   },
-  resultsUrl(id: string): string {
-    return `/api/v1/tasks/${encodeURIComponent(id)}/events`;
+  /**
+   * The task's server-sent events (`result`, `counters`, `end`), read with fetch so that the token
+   * goes along. After a broken stream or a refusal it connects again in 3 s, asking only for the
+   * results after the last one seen; `end` ends it for good, and so does close().
+   */
+  events(id: string, on: EventHandlers): { close(): void } {
+    const stop = new AbortController();
+    let lastId: string | null = null;
+    const run = async (): Promise<void> => {
+      while (!stop.signal.aborted) {
+        let ended = false;
+        try {
+          const token = getToken();
+          const headers: Record<string, string> = { accept: 'text/event-stream' };
+          if (token) headers.authorization = `Bearer ${token}`;
+          const res = await fetch(`/api/v1/tasks/${encodeURIComponent(id)}/events${lastId ? `?after=${encodeURIComponent(lastId)}` : ''}`, { headers, signal: stop.signal });
+          if (!res.ok || !res.body) {
+            if (res.status === 401) unauthorized(token);
+            on.error(res.status);
+          } else {
+            on.open();
+            const reader = res.body.getReader();
+            const dec = new TextDecoder();
+            let buf = '';
+            for (;;) {
+              const { value, done } = await reader.read();
+              if (done) break;
+              buf += dec.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
+              let i: number;
+              while ((i = buf.indexOf('\n\n')) >= 0) {
+                const block = buf.slice(0, i);
+                buf = buf.slice(i + 2);
+                let name = 'message', data = '', evId: string | null = null;
+                for (const line of block.split('\n')) {
+                  const c = line.indexOf(':');
+                  const field = c < 0 ? line : line.slice(0, c), val = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
+                  if (field === 'event') name = val;
+                  else if (field === 'data') data = data ? `${data}\n${val}` : val;
+                  else if (field === 'id') evId = val;
+                }
+                if (evId !== null) lastId = evId;
+                on.event(name, data, evId);
+                if (name === 'end') ended = true;
+              }
+              if (ended) break;
+            }
+            if (ended) { void reader.cancel().catch(() => undefined); return; }
+            on.error(null);
+          }
+        } catch {
+          if (stop.signal.aborted) return;
+          on.error(null);
+        }
+        await new Promise((r) => setTimeout(r, 3000));
+      }
+    };
+    void run();
+    return { close: () => stop.abort() };
   },
   /** Every stored result of a task, in the JSON Lines contract's form. */
   async allResults(id: string): Promise<ResultRow[]> {

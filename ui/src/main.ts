@@ -4,11 +4,12 @@
  *   #/submit       write a query file or fill in a built-in application's parameters; submit
  *   #/tasks        every task with its per-stage counters
  *   #/tasks/ID     one task: counters, per-window chart, live results
- * Signed in (the runtime's token, kept in sessionStorage for this tab) the page can submit and
- * stop tasks; without the token it is read-only and says so.
+ * Signed in with an operator's token (kept in sessionStorage for this tab) the page can submit
+ * and stop tasks; with a read token, or without a token on a runtime started with --public-read,
+ * it is read-only and says so. A runtime whose reads need a token shows nothing until signed in.
  */
 import { LitElement, html, nothing } from 'lit';
-import { api, ApiError, getToken, setToken } from './api.ts';
+import { api, ApiError, getRole, getToken, setToken } from './api.ts';
 import './charts.ts';
 import './agents-view.ts';
 import './submit-view.ts';
@@ -29,8 +30,21 @@ function parseRoute(hash: string): Route {
 export class IsApp extends LitElement {
   private route: Route = parseRoute(location.hash);
   private token: string | null = getToken();
+  private credRole: string | null = getRole();
+  /** The runtime refused a read without a token: it was not started with --public-read. */
+  private needsToken = false;
   private signInError = '';
   private signingIn = false;
+  private readonly onUnauthorized = (e: Event): void => {
+    const sent = (e as CustomEvent<string | null>).detail;
+    if (sent === null && this.token === null) {
+      if (!this.needsToken) { this.needsToken = true; this.requestUpdate(); }
+    } else if (sent !== null && sent === this.token) {
+      // the runtime no longer knows this token (its tokens file changed)
+      this.signInError = 'The runtime no longer accepts this token: sign in again.';
+      this.signOut();
+    }
+  };
   private readonly onHash = (): void => {
     this.route = parseRoute(location.hash);
     this.requestUpdate();
@@ -45,10 +59,12 @@ export class IsApp extends LitElement {
   connectedCallback(): void {
     super.connectedCallback();
     window.addEventListener('hashchange', this.onHash);
+    window.addEventListener('intstream-unauthorized', this.onUnauthorized);
   }
 
   disconnectedCallback(): void {
     window.removeEventListener('hashchange', this.onHash);
+    window.removeEventListener('intstream-unauthorized', this.onUnauthorized);
     super.disconnectedCallback();
   }
 
@@ -61,9 +77,11 @@ export class IsApp extends LitElement {
     this.signInError = '';
     this.requestUpdate();
     try {
-      if (await api.checkToken(token)) {
-        setToken(token);
+      const role = await api.checkToken(token);
+      if (role) {
+        setToken(token, role);
         this.token = token;
+        this.credRole = role;
       } else {
         this.signInError = 'The runtime refused this token.';
       }
@@ -77,11 +95,13 @@ export class IsApp extends LitElement {
   private signOut(): void {
     setToken(null);
     this.token = null;
+    this.credRole = null;
     this.requestUpdate();
   }
 
   private view(): unknown {
-    const signedIn = this.token !== null;
+    // the views' `signedIn`: may submit and stop (an operator's token)
+    const signedIn = this.token !== null && this.credRole === 'operator';
     switch (this.route.view) {
       case 'agents':
         return html`<is-agents></is-agents>`;
@@ -97,6 +117,7 @@ export class IsApp extends LitElement {
   protected render(): unknown {
     const v = this.route.view;
     const signedIn = this.token !== null;
+    const operator = signedIn && this.credRole === 'operator';
     const link = (href: string, label: string, on: boolean) => html`<a href=${href} aria-current=${on ? 'page' : nothing}>${label}</a>`;
     return html`
       <header class="top">
@@ -107,7 +128,7 @@ export class IsApp extends LitElement {
         </nav>
         <div class="auth">
           ${signedIn
-            ? html`<span class="who" data-testid="signed-in">Signed in</span><button class="secondary" @click=${this.signOut}>Sign out</button>`
+            ? html`<span class="who" data-testid="signed-in" data-role=${this.credRole ?? ''}>${operator ? 'Signed in' : 'Signed in (read only)'}</span><button class="secondary" @click=${this.signOut}>Sign out</button>`
             : html`<form @submit=${this.signIn} class="signin">
                 <label for="token" class="visually-hidden">Runtime token</label>
                 <input id="token" type="password" placeholder="Runtime token" autocomplete="current-password" required />
@@ -115,12 +136,19 @@ export class IsApp extends LitElement {
               </form>`}
         </div>
       </header>
-      ${signedIn
+      ${operator
         ? nothing
-        : html`<div class="banner readonly" role="status" data-testid="read-only">
-            <strong>Read-only.</strong> Sign in with the runtime's token (printed by <code>intstream runtime</code>) to submit and stop tasks.
-            ${this.signInError ? html`<span class="err">${this.signInError}</span>` : nothing}
-          </div>`}
+        : !signedIn && this.needsToken
+          ? html`<div class="banner readonly" role="status" data-testid="sign-in-needed">
+              <strong>Sign in to see this runtime.</strong> It shows its agents, tasks and results only to a token from its tokens file (role <code>read</code> or <code>operator</code>).
+              ${this.signInError ? html`<span class="err">${this.signInError}</span>` : nothing}
+            </div>`
+          : html`<div class="banner readonly" role="status" data-testid="read-only">
+              <strong>Read-only.</strong> ${signedIn
+                ? html`This token may read; an operator's token submits and stops tasks.`
+                : html`Sign in with an operator's token (from the runtime's tokens file) to submit and stop tasks.`}
+              ${this.signInError ? html`<span class="err">${this.signInError}</span>` : nothing}
+            </div>`}
       <main>${this.view()}</main>
     `;
   }

@@ -254,7 +254,7 @@ export class IsSubmit extends LitElement {
               : nothing}
             <div class="actions">
               <button type="submit" class="primary" ?disabled=${!this.signedIn || this.submitting}>${this.submitting ? 'Submitting…' : 'Submit task'}</button>
-              ${this.signedIn ? nothing : html`<span class="hint">Sign in to submit.</span>`}
+              ${this.signedIn ? nothing : html`<span class="hint">Sign in with an operator's token to submit.</span>`}
             </div>
           </div>
         </div>

@@ -55,7 +55,7 @@ export class IsTask extends LitElement {
   private windows: WindowRow[] = [];
   private seenIds = new Set<string>();
   private streamState: 'connecting' | 'live' | 'ended' | 'error' = 'connecting';
-  private source: EventSource | null = null;
+  private source: { close(): void } | null = null;
   private error = '';
   private stopping = false;
   private sortCol: SortCol = 'window';
@@ -76,7 +76,7 @@ export class IsTask extends LitElement {
     },
     3000,
     (e) => {
-      this.error = e instanceof ApiError && e.status === 404 ? `No task ${this.tid}.` : `Could not load the task: ${(e as Error).message}`;
+      this.error = e instanceof ApiError && e.status === 404 ? `No task ${this.tid}.` : e instanceof ApiError && e.status === 401 ? '' : `Could not load the task: ${(e as Error).message}`;
       this.requestUpdate();
     },
   );
@@ -125,28 +125,27 @@ export class IsTask extends LitElement {
 
   private openStream(): void {
     this.closeStream('connecting');
-    const es = new EventSource(api.resultsUrl(this.tid));
-    this.source = es;
-    const onResult = (ev: MessageEvent) => this.onResult(ev);
-    es.addEventListener('message', onResult);
-    es.addEventListener('result', onResult);
-    es.addEventListener('counters', (ev: MessageEvent) => {
-      try {
-        this.setTask(normalizeTask(JSON.parse(ev.data)));
+    this.source = api.events(this.tid, {
+      open: () => {
+        this.streamState = 'live';
         this.queueRender();
-      } catch {
-        /* a malformed event changes nothing */
-      }
-    });
-    es.addEventListener('open', () => {
-      this.streamState = 'live';
-      this.queueRender();
-    });
-    for (const name of ['end', 'done', 'eof']) es.addEventListener(name, () => this.closeStream('ended'));
-    es.addEventListener('error', () => {
-      // EventSource reconnects by itself (results it has seen come again and are skipped by id).
-      this.streamState = 'error';
-      this.queueRender();
+      },
+      event: (name, data, id) => {
+        if (name === 'result' || name === 'message') this.onResult(data, id);
+        else if (name === 'counters') {
+          try {
+            this.setTask(normalizeTask(JSON.parse(data)));
+            this.queueRender();
+          } catch {
+            /* a malformed event changes nothing */
+          }
+        } else if (name === 'end' || name === 'done' || name === 'eof') this.closeStream('ended');
+      },
+      // reconnects by itself, asking for the results after the last one seen
+      error: () => {
+        this.streamState = 'error';
+        this.queueRender();
+      },
     });
   }
 
@@ -157,14 +156,14 @@ export class IsTask extends LitElement {
     this.queueRender();
   }
 
-  private onResult(ev: MessageEvent): void {
-    if (ev.lastEventId) {
-      if (this.seenIds.has(ev.lastEventId)) return;
-      this.seenIds.add(ev.lastEventId);
+  private onResult(text: string, id: string | null): void {
+    if (id) {
+      if (this.seenIds.has(id)) return;
+      this.seenIds.add(id);
     }
     let data: unknown;
     try {
-      data = JSON.parse(ev.data);
+      data = JSON.parse(text);
     } catch {
       return;
     }

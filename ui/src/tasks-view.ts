@@ -3,7 +3,7 @@
  * reduction; a task's name opens it, Stop stops it (signed in only).
  */
 import { LitElement, html, nothing } from 'lit';
-import { api, type Task } from './api.ts';
+import { api, ApiError, type Task } from './api.ts';
 import { fmtInt, fmtReduction } from './format.ts';
 import { Poller } from './poller.ts';
 
@@ -44,7 +44,8 @@ export class IsTasks extends LitElement {
     },
     2000,
     (e) => {
-      this.error = `Could not load the tasks: ${(e as Error).message}`;
+      // a 401: the page asks to sign in (main.ts)
+      this.error = e instanceof ApiError && e.status === 401 ? '' : `Could not load the tasks: ${(e as Error).message}`;
       this.requestUpdate();
     },
   );
