@@ -14,6 +14,7 @@ import { submitCommand } from './submit-command.ts';
 import { tasksCommand } from './tasks-command.ts';
 import { resultsCommand } from './results-command.ts';
 import { stopCommand } from './stop-command.ts';
+import { deleteCommand } from './delete-command.ts';
 import { intGenCommand } from './int-gen-command.ts';
 import { exportCommand } from './export-command.ts';
 
@@ -33,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const c of [runCommand(), exportCommand(), appsCommand(), intGenCommand(), runtimeCommand(), agentCommand(), gspCommand(), submitCommand(), tasksCommand(), resultsCommand(), stopCommand()]) {
+  for (const c of [runCommand(), exportCommand(), appsCommand(), intGenCommand(), runtimeCommand(), agentCommand(), gspCommand(), submitCommand(), tasksCommand(), resultsCommand(), stopCommand(), deleteCommand()]) {
     c.exitOverride();
     c.showHelpAfterError('(run with --help for usage)');
     program.addCommand(c);

@@ -11,7 +11,7 @@ export function resultsCommand(): Command {
     .option('--runtime <url>', 'runtime URL (default $INTSTREAM_RUNTIME or http://127.0.0.1:7070)')
     .option('--token <token>', 'token (default $INTSTREAM_TOKEN)')
     .option('-f, --follow', 'stream new results as they come (server-sent events), until the task is stopped or finished')
-    .option('--limit <n>', 'most recent results to print', '100000')
+    .option('--limit <n>', 'print at most this many, from the first result on (default: all)')
     .action(async (id: string, o: Record<string, any>) => {
       const url = runtimeUrl(o);
       const client = new RuntimeClient(url, token(o, false), clientTls(o, url));
@@ -19,8 +19,15 @@ export function resultsCommand(): Command {
       const { name } = await client.call('GET', `/tasks/${encodeURIComponent(id)}`);
       const line = (r: any) => process.stdout.write(JSON.stringify({ task: name ?? r.task, window: r.window, key: r.key, value: r.value }) + '\n');
       if (!o.follow) {
-        const { results } = await client.call('GET', `/tasks/${encodeURIComponent(id)}/results?limit=${Number(o.limit)}`);
-        for (const r of results) line(r);
+        // page through from the start (the runtime's cursor), however many there are
+        let left = o.limit === undefined ? Infinity : Number(o.limit);
+        if (!(left >= 0)) throw new IntstreamError('USAGE', `--limit ${o.limit}: not a number`);
+        for (let after: number | null = 0; after !== null && left > 0;) {
+          const page: { results: any[]; next: number | null } = await client.call('GET', `/tasks/${encodeURIComponent(id)}/results?after=${after}&limit=${Math.min(10_000, left)}`);
+          for (const r of page.results) line(r);
+          left -= page.results.length;
+          after = page.next;
+        }
         return;
       }
       const stop = new AbortController();

@@ -27,6 +27,7 @@ export function runtimeCommand(): Command {
     .option('--db <file>', 'embedded storage (sqlite file)', 'intstream-runtime.db')
     .option('--grace <duration>', 'default grace time after which a silent agent no longer holds windows open', '30s')
     .option('--down-after <duration>', 'an agent without heartbeat this long is shown down', '3s')
+    .option('--retention <duration>', 'forget stored results older than this (default: keep them)')
     .addHelpText('after', `
 Tokens file (chmod 600), one credential per line; a token may be given as sha256:HEX of it:
   operator  alice   <token>        read, submit and stop tasks; the web UI
@@ -64,6 +65,7 @@ Examples:
       const server = new RuntimeServer({
         port, host: o.host, kafka: o.kafka, credentials, publicRead: o.publicRead === true, tls, maxStreams, db: o.db, log,
         graceMs: parseDuration(o.grace) * 1000, downAfterMs: parseDuration(o.downAfter) * 1000,
+        ...(o.retention !== undefined ? { retentionMs: parseDuration(o.retention) * 1000 } : {}),
       });
       const url = await server.start();
       process.stderr.write(`intstream runtime: listening on ${url}\n`);

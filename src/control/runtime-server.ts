@@ -36,7 +36,7 @@ import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
-import { createConsumer, createTopic, type InRecord, type KafkaConsumer } from '../transport/kafka-client.ts';
+import { createConsumer, createTopic, deleteTopic, type InRecord, type KafkaConsumer } from '../transport/kafka-client.ts';
 import { DEFAULT_PARTITIONS, globalPartitionable, partialsTopic, resultsTopic } from '../transport/kafka-transport.ts';
 import { RuntimeStore, type StoredResult } from './runtime-store.ts';
 import { checkSinkSpec } from '../sinks/sink-spec.ts';
@@ -68,6 +68,8 @@ export interface RuntimeOptions {
   downAfterMs?: number;
   /** Default grace time for tasks, ms. Default 30000. */
   graceMs?: number;
+  /** Stored results older than this many ms are forgotten (checked every minute, or every tenth of it). Default: kept. */
+  retentionMs?: number;
   log?: (line: string) => void;
 }
 
@@ -321,13 +323,29 @@ export class RuntimeServer {
     });
     app.get('/api/v1/tasks/:id/results', {
       ...access('read'),
-      schema: { ...secured, summary: 'recent results', querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 }, after: { type: 'integer', default: 0 } } },
-        response: { 200: { type: 'object', properties: { results: { type: 'array', items: resultSchema } } }, 404: errorSchema } },
+      schema: { ...secured, summary: 'results: with after=SEQ, the next page from the start (a cursor: next is the after of the following page, null at the end); without it, the most recent',
+        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 }, after: { type: 'integer', minimum: 0 } } },
+        response: { 200: { type: 'object', properties: { results: { type: 'array', items: resultSchema }, next: { type: ['integer', 'null'] } } }, 404: errorSchema } },
     }, async (req, reply) => {
       const id = (req.params as { id: string }).id;
       if (!this.store.task(id)) return reply.code(404).send({ message: 'no such task' });
-      const q = req.query as { limit: number; after: number };
-      return { results: this.store.results(id, q.limit, q.after) };
+      const q = req.query as { limit: number; after?: number };
+      if (q.after === undefined) return { results: this.store.results(id, q.limit), next: null };
+      const results = this.store.resultsPage(id, q.limit, q.after);
+      return { results, next: results.length === q.limit ? results[results.length - 1].seq : null };
+    });
+    app.delete('/api/v1/tasks/:id', { ...access('operator'), schema: { ...secured, summary: 'delete a task: stopped everywhere, its results, counters and Kafka topics gone', response: { ...denied, 404: errorSchema } } }, async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      if (!this.store.task(id)) return reply.code(404).send({ message: 'no such task' });
+      this.stopReader(id);
+      this.store.deleteTask(id);
+      this.skippedResults.delete(id);
+      const topics: Record<string, boolean> = {};
+      for (const topic of [partialsTopic(id), resultsTopic(id)]) {
+        topics[topic] = await deleteTopic(this.opts.kafka, topic).catch((e) => { this.log(`task ${id}: deleting ${topic}: ${(e as Error).message}`); return false; });
+      }
+      this.log(`task ${id} deleted`);
+      return { id, deleted: true, topics };
     });
     const windowRow = {
       type: 'object',
@@ -370,6 +388,12 @@ export class RuntimeServer {
     });
 
     this.url = await app.listen({ port: this.opts.port, host: this.opts.host ?? '127.0.0.1' });
+    const keep = this.opts.retentionMs;
+    if (keep !== undefined) {
+      const expire = () => { const n = this.store.expireResults(Date.now() - keep); if (n > 0) this.log(`retention: ${n} results older than ${keep / 1000} s forgotten`); };
+      this.retentionTimer = setInterval(expire, Math.max(100, Math.min(60_000, keep / 10)));
+      this.retentionTimer.unref();
+    }
     // tasks survive a restart: read their results again (the store ignores copies)
     for (const t of this.store.tasks()) if (t.status !== 'stopped') this.startReader(t);
     return this.url;
@@ -604,7 +628,10 @@ export class RuntimeServer {
     void r.done.finally(() => this.draining.delete(r));
   }
 
+  private retentionTimer: NodeJS.Timeout | null = null;
+
   async close(): Promise<void> {
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
     for (const id of [...this.readers.keys()]) this.stopReader(id);
     for (const r of this.draining) { r.stopped = true; void r.consumer?.close().catch(() => undefined); }
     for (const end of [...this.streams]) end(false);

@@ -30,6 +30,10 @@ export class RuntimeStore {
       CREATE TABLE IF NOT EXISTS results (seq INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT, wstart REAL, wend REAL, key TEXT, value TEXT,
         UNIQUE (task, wstart, wend, key));
     `);
+    // stored-at time of each result (retention); stores made before it was added get it now
+    const cols = this.db.prepare('PRAGMA table_info(results)').all() as { name: string }[];
+    if (!cols.some((c) => c.name === 'at')) this.db.exec(`ALTER TABLE results ADD COLUMN at INTEGER NOT NULL DEFAULT ${Date.now()}`);
+    this.db.exec('CREATE INDEX IF NOT EXISTS results_at ON results (at)');
   }
 
   upsertAgent(name: string, source: string, labels: Record<string, string>, info: unknown): void {
@@ -131,8 +135,8 @@ export class RuntimeStore {
 
   /** Stores a result unless its (task, window, key) is there already; true when it was new. */
   addResult(task: string, r: { window: { start: number; end: number } | null; key: unknown; value: unknown }): StoredResult | null {
-    const info = this.db.prepare('INSERT OR IGNORE INTO results (task, wstart, wend, key, value) VALUES (?, ?, ?, ?, ?)')
-      .run(task, r.window?.start ?? null, r.window?.end ?? null, JSON.stringify(r.key ?? null), JSON.stringify(r.value));
+    const info = this.db.prepare('INSERT OR IGNORE INTO results (task, wstart, wend, key, value, at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(task, r.window?.start ?? null, r.window?.end ?? null, JSON.stringify(r.key ?? null), JSON.stringify(r.value), Date.now());
     if (info.changes === 0) return null;
     return { seq: Number(info.lastInsertRowid), task, window: r.window, key: r.key ?? null, value: r.value };
   }
@@ -140,9 +144,35 @@ export class RuntimeStore {
   /** The most recent `limit` results of a task (after `afterSeq` when given), oldest first. */
   results(task: string, limit: number, afterSeq = 0): StoredResult[] {
     const rows = this.db.prepare('SELECT * FROM results WHERE task = ? AND seq > ? ORDER BY seq DESC LIMIT ?').all(task, afterSeq, limit) as any[];
-    return rows.reverse().map((r) => ({
-      seq: r.seq, task, window: r.wstart === null ? null : { start: r.wstart, end: r.wend }, key: JSON.parse(r.key), value: JSON.parse(r.value),
-    }));
+    return rows.reverse().map((r) => this.row(task, r));
+  }
+
+  /** A page of a task's results from the start: the first `limit` stored after `afterSeq`, in order. */
+  resultsPage(task: string, limit: number, afterSeq: number): StoredResult[] {
+    const rows = this.db.prepare('SELECT * FROM results WHERE task = ? AND seq > ? ORDER BY seq LIMIT ?').all(task, afterSeq, limit) as any[];
+    return rows.map((r) => this.row(task, r));
+  }
+
+  private row(task: string, r: any): StoredResult {
+    return { seq: r.seq, task, window: r.wstart === null ? null : { start: r.wstart, end: r.wend }, key: JSON.parse(r.key), value: JSON.parse(r.value) };
+  }
+
+  /** Forgets results stored before `beforeMs` (retention); returns how many. */
+  expireResults(beforeMs: number): number {
+    return Number(this.db.prepare('DELETE FROM results WHERE at < ?').run(beforeMs).changes);
+  }
+
+  /** Forgets a task: its spec, results, counters and windows. */
+  deleteTask(id: string): void {
+    this.db.exec('BEGIN');
+    try {
+      for (const t of ['results', 'task_agents', 'task_windows']) this.db.prepare(`DELETE FROM ${t} WHERE task = ?`).run(id);
+      this.db.prepare('DELETE FROM tasks WHERE id = ?').run(id);
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      throw e;
+    }
   }
 
   resultCount(task: string): number {

@@ -9,10 +9,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadTask } from '../../src/apps/load-task.ts';
 import { runTask, type TaskResult } from '../../src/run-task.ts';
-import { createProducer } from '../../src/transport/kafka-client.ts';
+import { spawnSync } from 'node:child_process';
+import { createProducer, deleteTopic } from '../../src/transport/kafka-client.ts';
 import { partialsTopic, resultsTopic } from '../../src/transport/kafka-transport.ts';
 import { kafkaAvailable, startKafka, type KafkaBroker } from '../support/kafka.ts';
-import { canonical, Cluster, waitFor } from '../control/cluster.ts';
+import { canonical, Cluster, TOKEN, waitFor } from '../control/cluster.ts';
+import { BIN } from '../support/run-cli.ts';
 
 const DEMO = new URL('../../samples/demo.pcap', import.meta.url).pathname;
 const avail = kafkaAvailable();
@@ -73,5 +75,35 @@ describe('poison records and stopping with a backlog', { skip: avail.ok ? false 
     assert.equal(stop.status, 200);
     await waitFor(async () => (await cluster.api('GET', '/tasks/backlog')).data.results === n, 40_000, `all ${n} results stored after stop`);
     await cluster.kill(agent, 'SIGTERM');
+
+    // results page from the start: the pages, in order, are every result as produced
+    const starts: number[] = [];
+    let pages = 0;
+    for (let after: number | null = 0; after !== null; pages++) {
+      const page: { results: any[]; next: number | null } = (await cluster.api('GET', `/tasks/backlog/results?after=${after}&limit=7000`)).data;
+      starts.push(...page.results.map((r: any) => r.window.start));
+      after = page.next;
+    }
+    assert.equal(pages, 3);
+    assert.deepEqual(starts, Array.from({ length: n }, (_, i) => i));
+    const cli = spawnSync(process.execPath, [BIN, 'results', 'backlog', '--runtime', cluster.runtimeUrl], { encoding: 'utf8', env: { ...process.env, INTSTREAM_TOKEN: TOKEN }, maxBuffer: 1 << 26 });
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.deepEqual(cli.stdout.trim().split('\n').map((l) => JSON.parse(l).window.start), starts);
+
+    // deleted: gone from the runtime, and its topics from the broker
+    const del = await cluster.api('DELETE', '/tasks/backlog');
+    assert.equal(del.status, 200, JSON.stringify(del.data));
+    assert.deepEqual(del.data.topics, { [partialsTopic('backlog')]: true, [resultsTopic('backlog')]: true });
+    assert.equal((await cluster.api('GET', '/tasks/backlog')).status, 404);
+    assert.equal(await deleteTopic(kafka.bootstrap, resultsTopic('backlog')), false, 'the results topic is still there');
+  });
+
+  test('retention: results stored longer ago than --retention are forgotten', async () => {
+    const before = (await cluster.api('GET', '/tasks/poison-2')).data.results;
+    assert.ok(before > 0);
+    const rt = cluster.procs.find((p) => p.name === 'runtime' && p.child.exitCode === null && p.child.signalCode === null)!;
+    await cluster.kill(rt, 'SIGTERM');
+    await cluster.startRuntime(['--retention', '2s']);
+    await waitFor(async () => (await cluster.api('GET', '/tasks/poison-2')).data.results === 0, 20_000, 'results expired');
   });
 });
