@@ -56,6 +56,8 @@ export interface Task {
   counters: StageCounters;
   error: string | null;
   createdAt: number | null;
+  /** Results stored by the runtime for this task, when it says. */
+  results: number | null;
 }
 
 /** One window's stage counters, summed over the agents (GET /api/v1/tasks/{id}/windows). */
@@ -72,9 +74,12 @@ export interface WindowRow {
 
 export interface ResultRow {
   task: string;
-  window: { start: number; end: number };
+  /** null for an event (e.g. int-collector's): a result of no window. */
+  window: { start: number; end: number } | null;
   key: unknown;
   value: unknown;
+  /** The runtime's sequence number of the result (the stream's event id), when known. */
+  seq?: number;
 }
 
 export interface AgentSelector {
@@ -254,6 +259,7 @@ export function normalizeTask(t: any): Task {
     counters: taskCounters(t),
     error: t.error ? String(typeof t.error === 'object' ? t.error.message : t.error) : null,
     createdAt: ms(t.created_at ?? t.createdAt ?? t.submitted_at),
+    results: num(t.results),
   };
 }
 
@@ -370,6 +376,11 @@ export const api = {
   /** Every stored result of a task, in the JSON Lines contract's form. */
   async allResults(id: string): Promise<ResultRow[]> {
     const d = await request('GET', `/api/v1/tasks/${encodeURIComponent(id)}/results?limit=100000`);
-    return list(d, 'results').map((r: any) => ({ task: r.task, window: r.window, key: r.key, value: r.value }));
+    return list(d, 'results').map((r: any) => ({ task: r.task, window: r.window ?? null, key: r.key, value: r.value }));
+  },
+  /** The task's stored results (the most recent 100000, oldest first) with their sequence numbers. */
+  async storedResults(id: string): Promise<ResultRow[]> {
+    const d = await request('GET', `/api/v1/tasks/${encodeURIComponent(id)}/results?limit=100000`);
+    return list(d, 'results').map((r: any) => ({ task: r.task, window: r.window ?? null, key: r.key, value: r.value, seq: num(r.seq) ?? undefined }));
   },
 };

@@ -75,6 +75,8 @@ export class IsChart extends HTMLElement {
   /** The x value's name in the legend. */
   xLabel = 'window';
   yLabel = '';
+  /** Join a series' points across the x values where it has none (points of several keys at their own times). */
+  spanGaps = false;
 
   set data(d: { xs: number[]; series: Series[] }) {
     this.xs = d.xs;
@@ -140,7 +142,7 @@ export class IsChart extends HTMLElement {
             width: 2,
             points: { show: !this.bars, size: 5 },
             ...(this.bars ? { paths: uPlot.paths.bars!({ size: [0.6, 80] }), fill: (s.color ?? PALETTE[i % PALETTE.length]) + 'cc' } : {}),
-            spanGaps: false,
+            spanGaps: this.spanGaps,
           })),
         ],
       },

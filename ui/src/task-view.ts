@@ -9,6 +9,7 @@ import { LitElement, html, nothing } from 'lit';
 import { api, ApiError, normalizeTask, type ResultRow, type Task, type WindowRow } from './api.ts';
 import type { Series } from './charts.ts';
 import { fmtInt, fmtKey, fmtReduction, fmtValue, fmtWindowTime } from './format.ts';
+import { isIntRow } from './int-view.ts';
 import { Poller } from './poller.ts';
 import { canStop, isActive, statusBadge } from './tasks-view.ts';
 
@@ -20,6 +21,25 @@ function fmtWindowLabel(start: number, all: Array<{ start: number }>): string {
 }
 
 type SortCol = 'window' | 'key' | 'value';
+
+/** Where a result sorts in time: its window's start, or an event's own time (value.ts). */
+function timeOf(r: ResultRow): number {
+  if (r.window) return r.window.start;
+  const ts = (r.value as { ts?: unknown } | null)?.ts;
+  return typeof ts === 'number' ? ts : -Infinity;
+}
+
+/** The text of a result's time: its window, or "event" and the event's time. */
+function fmtWhen(r: ResultRow): string {
+  if (r.window) return fmtWindowTime(r.window.start);
+  const t = timeOf(r);
+  return Number.isFinite(t) ? `event ${fmtWindowTime(Math.floor(t))}` : 'event';
+}
+
+/** Events per report as text: results leaving the global stage per item read. */
+export function fmtPerReport(r: number | null): string {
+  return r === null || !Number.isFinite(r) ? '–' : r.toFixed(2);
+}
 const TABLE_MAX = 500;
 
 function compare(a: unknown, b: unknown): number {
@@ -54,6 +74,8 @@ export class IsTask extends LitElement {
   /** The stage counters per window, from the runtime (GET /tasks/{id}/windows), polled with the task. */
   private windows: WindowRow[] = [];
   private seenIds = new Set<string>();
+  /** Bumped when rows change, so that views given the same array redraw. */
+  private rowsRev = 0;
   private streamState: 'connecting' | 'live' | 'ended' | 'error' = 'connecting';
   private source: { close(): void } | null = null;
   private error = '';
@@ -121,6 +143,41 @@ export class IsTask extends LitElement {
     if (!this.tid) return;
     this.poller.start();
     this.openStream();
+    void this.loadStored(this.tid);
+  }
+
+  /**
+   * Every stored result (the stream starts with the latest 1000 only): merged with what the
+   * stream brought, by sequence number, oldest first.
+   */
+  private async loadStored(tid: string): Promise<void> {
+    let stored: ResultRow[];
+    try {
+      stored = await api.storedResults(tid);
+    } catch {
+      return; // the stream's results still show
+    }
+    if (tid !== this.tid) return;
+    let added = 0;
+    for (const r of stored) {
+      if (r.seq === undefined || this.seenIds.has(String(r.seq))) continue;
+      this.seenIds.add(String(r.seq));
+      this.rows.push(r);
+      added++;
+    }
+    if (added === 0) return;
+    this.rows.sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity));
+    this.rowsRev++;
+    this.queueRender();
+  }
+
+  /** A task of events (results of no window, like int-collector's): no data reduction to speak of. */
+  private get eventTask(): boolean {
+    return this.task?.name === 'int-collector' || this.rows.some((r) => r.window === null);
+  }
+
+  private get intTask(): boolean {
+    return this.task?.name === 'int-collector' || this.rows.some(isIntRow);
   }
 
   private openStream(): void {
@@ -169,10 +226,16 @@ export class IsTask extends LitElement {
     }
     const items = Array.isArray(data) ? data : data && typeof data === 'object' && Array.isArray((data as any).results) ? (data as any).results : [data];
     for (const r of items) {
-      if (!r || typeof r !== 'object' || !(r as any).window) continue;
+      if (!r || typeof r !== 'object' || !('key' in r || 'value' in r)) continue;
       const { task, window, key, value } = r as ResultRow;
-      this.rows.push({ task, window, key, value });
+      const seq = typeof (r as any).seq === 'number' ? (r as any).seq : id !== null && /^\d+$/.test(id) ? Number(id) : undefined;
+      if (seq !== undefined && items.length > 1) {
+        if (this.seenIds.has(String(seq))) continue;
+        this.seenIds.add(String(seq));
+      }
+      this.rows.push({ task, window: window ?? null, key, value, seq });
     }
+    this.rowsRev++;
     this.queueRender();
   }
 
@@ -228,12 +291,12 @@ export class IsTask extends LitElement {
 
   private visibleRows(): ResultRow[] {
     const f = this.filterText.trim().toLowerCase();
-    const rows = f ? this.rows.filter((r) => fmtKey(r.key).toLowerCase().includes(f) || fmtValue(r.value).toLowerCase().includes(f) || fmtWindowTime(r.window.start).toLowerCase().includes(f)) : this.rows.slice();
+    const rows = f ? this.rows.filter((r) => fmtKey(r.key).toLowerCase().includes(f) || fmtValue(r.value).toLowerCase().includes(f) || fmtWhen(r).toLowerCase().includes(f)) : this.rows.slice();
     const dir = this.sortDesc ? -1 : 1;
     const col = this.sortCol;
     rows.sort((a, b) => {
-      const c = col === 'window' ? a.window.start - b.window.start || a.window.end - b.window.end : col === 'key' ? compare(a.key, b.key) : compare(a.value, b.value);
-      return c * dir || a.window.start - b.window.start || compare(a.key, b.key);
+      const c = col === 'window' ? timeOf(a) - timeOf(b) || (a.window?.end ?? 0) - (b.window?.end ?? 0) : col === 'key' ? compare(a.key, b.key) : compare(a.value, b.value);
+      return c * dir || timeOf(a) - timeOf(b) || compare(a.key, b.key);
     });
     return rows;
   }
@@ -257,11 +320,17 @@ export class IsTask extends LitElement {
             <div class="bar" aria-hidden="true"><span style="width:${v > 0 ? Math.max(0.5, (Math.log10(v + 1) / Math.log10(max + 1)) * 100) : 0}%"></span></div>
           </div>`,
         )}
-        <div class="stage reduction" data-testid="counter-data_reduction" data-value=${String(c.data_reduction ?? '')}>
-          <div class="stage-label">Data reduction</div>
-          <div class="stage-value">${fmtReduction(c.data_reduction)}</div>
-          <div class="hint">1 − left local stage / items read</div>
-        </div>
+        ${this.eventTask
+          ? html`<div class="stage per-report" data-testid="counter-events_per_report" data-value=${String(c.items_read > 0 ? c.global_out / c.items_read : '')}>
+              <div class="stage-label">Events per report</div>
+              <div class="stage-value">${fmtPerReport(c.items_read > 0 ? c.global_out / c.items_read : null)}</div>
+              <div class="hint">events left the global stage / items read: an event task has no data reduction</div>
+            </div>`
+          : html`<div class="stage reduction ${c.data_reduction !== null && c.data_reduction < 0 ? 'negative' : ''}" data-testid="counter-data_reduction" data-value=${String(c.data_reduction ?? '')}>
+              <div class="stage-label">${c.data_reduction !== null && c.data_reduction < 0 ? 'Data growth' : 'Data reduction'}</div>
+              <div class="stage-value">${fmtReduction(c.data_reduction)}</div>
+              <div class="hint">1 − left local stage / items read</div>
+            </div>`}
       </div>
     </section>`;
   }
@@ -285,6 +354,16 @@ export class IsTask extends LitElement {
       reduction: ws.map((w) => w.reduction),
     };
     const size = ws[0].end - ws[0].start;
+    if (this.eventTask) {
+      return html`<figure><figcaption>Items per stage, per ${size} s window (log scale)</figcaption>
+        <is-chart data-testid="chart-window-stages" data-series=${JSON.stringify(series)} .log=${true} .categories=${cats} .data=${{ xs, series: [
+          { label: 'items read', values: series.read },
+          { label: 'after filter', values: series.after_filter },
+          { label: 'left local stage', values: series.local_out },
+          { label: 'left global stage', values: series.global_out },
+        ] }}></is-chart>
+        <p class="hint">${ws.length} windows; the task's results are events (no window), so no reduction is drawn.</p></figure>`;
+    }
     return html`<div class="chart-pair">
       <figure><figcaption>Items per stage, per ${size} s window (log scale)</figcaption>
         <is-chart data-testid="chart-window-stages" data-series=${JSON.stringify(series)} .log=${true} .categories=${cats} .data=${{ xs, series: [
@@ -306,7 +385,7 @@ export class IsTask extends LitElement {
   private renderOverTime(): unknown {
     const sm = this.samples;
     const perWindow = new Map<number, number>();
-    for (const r of this.rows) perWindow.set(r.window.start, (perWindow.get(r.window.start) ?? 0) + 1);
+    for (const r of this.rows) if (r.window) perWindow.set(r.window.start, (perWindow.get(r.window.start) ?? 0) + 1);
     const starts = [...perWindow.keys()].sort((a, b) => a - b);
     const all = starts.map((s) => ({ start: s }));
     const c = this.task?.counters;
@@ -327,14 +406,14 @@ export class IsTask extends LitElement {
         <p class="hint">No window has been counted yet: these are the task's totals.</p></figure>
       <figure><figcaption>Results leaving the global stage, per window</figcaption>
         ${starts.length === 0
-          ? html`<p class="hint">No window has closed yet.</p>`
+          ? html`<p class="hint">${this.rows.length > 0 ? `The ${this.rows.length} results are events, of no window.` : 'No window has closed yet.'}</p>`
           : html`<is-chart data-testid="chart-windows" .bars=${true} .categories=${starts.map((s) => fmtWindowLabel(s, all))} .data=${{ xs: starts.map((_s, i) => i), series: [{ label: 'results', values: starts.map((s) => perWindow.get(s)!), color: '#945ecf' }] }}></is-chart>`}</figure>
     </div>`;
   }
 
   private renderResultsChart(): unknown {
-    const numeric = this.rows.filter((r) => typeof r.value === 'number');
-    if (numeric.length === 0) return html`<p class="hint">${this.rows.length ? 'The values are not numbers: no time chart.' : 'No result yet.'}</p>`;
+    const numeric = this.rows.filter((r): r is ResultRow & { window: { start: number; end: number } } => typeof r.value === 'number' && r.window !== null);
+    if (numeric.length === 0) return html`<p class="hint">${this.rows.length ? 'The values are not numbers of windows: no time chart.' : 'No result yet.'}</p>`;
     const totals = new Map<string, number>();
     for (const r of numeric) totals.set(fmtKey(r.key), (totals.get(fmtKey(r.key)) ?? 0) + (r.value as number));
     const keys = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, this.topN).map(([k]) => k);
@@ -360,10 +439,10 @@ export class IsTask extends LitElement {
       return html`<th class=${cls} aria-sort=${on ? (this.sortDesc ? 'descending' : 'ascending') : 'none'}>
         <button class="sort" @click=${() => this.sortBy(col)}>${label} <span aria-hidden="true">${on ? (this.sortDesc ? '▼' : '▲') : '↕'}</span></button></th>`;
     };
-    const stateText = { connecting: 'connecting…', live: 'live', ended: 'closed', error: 'reconnecting…' }[this.streamState];
+    const stateText = this.streamText();
     return html`<section class="panel" aria-labelledby="h-results">
       <div class="panel-head">
-        <h2 id="h-results">Results <span class="pill ${this.streamState}" data-testid="stream-state">${stateText}</span></h2>
+        <h2 id="h-results">Results <span class="pill ${this.streamClass()}" data-testid="stream-state">${stateText}</span></h2>
         <div class="tools">
           <label for="topn">Top</label>
           <input id="topn" type="number" min="1" max="20" .value=${String(this.topN)} @input=${(e: Event) => { this.topN = Math.max(1, Math.min(20, Number((e.target as HTMLInputElement).value) || 5)); this.requestUpdate(); }} />
@@ -378,8 +457,8 @@ export class IsTask extends LitElement {
           <thead><tr>${th('window', 'Window (UTC)')}${th('key', 'Key')}${th('value', 'Value', 'num')}</tr></thead>
           <tbody>
             ${shown.map(
-              (r) => html`<tr data-key=${fmtKey(r.key)} data-value=${typeof r.value === 'number' ? String(r.value) : JSON.stringify(r.value)} data-start=${String(r.window.start)}>
-                <td class="mono">${fmtWindowTime(r.window.start)} <span class="muted">+${r.window.end - r.window.start} s</span></td>
+              (r) => html`<tr data-key=${fmtKey(r.key)} data-value=${typeof r.value === 'number' ? String(r.value) : JSON.stringify(r.value)} data-start=${r.window ? String(r.window.start) : ''}>
+                <td class="mono">${r.window ? html`${fmtWindowTime(r.window.start)} <span class="muted">+${r.window.end - r.window.start} s</span>` : fmtWhen(r)}</td>
                 <td class="mono">${fmtKey(r.key)}</td>
                 <td class="num mono">${fmtValue(r.value)}</td>
               </tr>`,
@@ -389,6 +468,18 @@ export class IsTask extends LitElement {
       </div>
       <p class="hint" data-testid="results-count">${rows.length === this.rows.length ? `${this.rows.length} results` : `${rows.length} of ${this.rows.length} results match`}${rows.length > TABLE_MAX ? `; the first ${TABLE_MAX} are shown` : ''}</p>
     </section>`;
+  }
+
+  /** The stream's state; a task that is no longer running is not "live", whatever the stream. */
+  private streamText(): string {
+    const st = this.task?.status;
+    if (st && !isActive(st) && this.streamState !== 'error') return st;
+    return { connecting: 'connecting…', live: 'live', ended: 'closed', error: 'reconnecting…' }[this.streamState];
+  }
+
+  private streamClass(): string {
+    const st = this.task?.status;
+    return st && !isActive(st) ? 'ended' : this.streamState;
   }
 
   protected render(): unknown {
@@ -405,8 +496,10 @@ export class IsTask extends LitElement {
       ${this.error ? html`<div class="banner error" role="alert">${this.error}</div>` : nothing}
       ${t?.error ? html`<div class="banner error" role="alert">${t.error}</div>` : nothing}
       ${t ? this.renderCounters(t) : nothing}
-      <section class="panel" aria-labelledby="h-windows"><h2 id="h-windows">Data reduction</h2>${this.renderWindows()}</section>
-      ${this.renderResults()}
+      <section class="panel" aria-labelledby="h-windows"><h2 id="h-windows">${this.eventTask ? 'Items per stage' : 'Data reduction'}</h2>${this.renderWindows()}</section>
+      ${this.intTask
+        ? html`<is-int-view .rows=${this.rows} .rev=${this.rowsRev} .streamText=${this.streamText()} .streamClass=${this.streamClass()}></is-int-view>`
+        : this.renderResults()}
     `;
   }
 }

@@ -12,9 +12,9 @@ export function isActive(status: string): boolean {
   return status === 'running';
 }
 
-/** A finished task still holds its GSP consumers and the runtime's reader: stop frees them. */
+/** Only a running task can be stopped: a finished or stopped one shows no Stop. */
 export function canStop(status: string): boolean {
-  return status !== 'stopped';
+  return status === 'running';
 }
 
 export function statusBadge(status: string): unknown {
@@ -100,7 +100,9 @@ export class IsTasks extends LitElement {
                   <td class="num">${fmtInt(t.counters.after_filter)}</td>
                   <td class="num">${fmtInt(t.counters.local_out)}</td>
                   <td class="num">${fmtInt(t.counters.global_out)}</td>
-                  <td class="num strong">${fmtReduction(t.counters.data_reduction)}</td>
+                  <td class="num strong" data-testid="task-reduction">${t.name === 'int-collector' || (t.counters.data_reduction !== null && t.counters.data_reduction < 0)
+                    ? html`<span class="muted" title="events left the global stage / items read">${t.counters.items_read > 0 ? (t.counters.global_out / t.counters.items_read).toFixed(2) : '–'} events/report</span>`
+                    : fmtReduction(t.counters.data_reduction)}</td>
                   <td>${this.signedIn && canStop(t.status)
                     ? html`<button class="danger small" ?disabled=${this.busy.has(t.id)} @click=${() => this.stop(t)} aria-label="Stop ${t.name} ${t.id}">Stop</button>`
                     : nothing}</td>
