@@ -77,6 +77,9 @@ test('web UI without --public-read: sign in to read; a read token reads, an oper
   // --- no token: nothing shown, asked to sign in
   await page.goto(`${base}/`);
   await page.locator('[data-testid=sign-in-needed]').waitFor();
+  // where a token comes from, truly: a read or operator credential of --tokens, or the runtime's --token
+  const needed = await page.locator('[data-testid=sign-in-needed]').innerText();
+  for (const re of [/\bread\b/, /\boperator\b/, /--tokens file/, /--token\b(?!s)/, /\$INTSTREAM_TOKEN/, /agent's or worker's credential does not sign in/]) assert.match(needed, re);
   await page.waitForTimeout(2500); // a poll or two
   assert.equal(await page.locator('tr[data-agent]').count(), 0, 'agents shown without a token');
   assert.equal(await page.locator('.banner.error').count(), 0, 'the refusal is the sign-in banner, not an error');

@@ -26,6 +26,29 @@ export interface Agent {
   history: Array<{ t: number } & AgentMetrics>; // t in ms since epoch
 }
 
+/** One task's counters on one GSP worker (its heartbeat's `tasks`). */
+export interface WorkerTask {
+  id: string;
+  partitions: number[];
+  records: number | null;
+  received: number | null;
+  out: number | null;
+  duplicates: number | null;
+  poison: number | null;
+  stale: number | null;
+  error: string | null;
+}
+
+/** A GSP worker (GET /api/v1/workers). */
+export interface Worker {
+  name: string;
+  status: string; // 'up' | 'down'
+  lastSeen: number | null; // ms since epoch
+  cpu: number | null;
+  memoryBytes: number | null;
+  tasks: WorkerTask[];
+}
+
 export interface AppParam {
   name: string;
   default: unknown;
@@ -222,6 +245,31 @@ export function normalizeAgent(a: any): Agent {
   };
 }
 
+export function normalizeWorker(w: any): Worker {
+  const info = (w.info && typeof w.info === 'object' ? w.info : {}) as any;
+  const m = metricsOf({ ...info, ...w });
+  const tasks = Object.entries((info.tasks ?? w.tasks ?? {}) as Record<string, any>).map(([id, c]) => ({
+    id,
+    partitions: (Array.isArray(c?.partitions) ? c.partitions.map(Number).filter(Number.isFinite) : []).sort((a: number, b: number) => a - b),
+    records: num(c?.records),
+    received: num(c?.received),
+    out: num(c?.out),
+    duplicates: num(c?.duplicates),
+    poison: num(c?.poison),
+    stale: num(c?.stale),
+    error: typeof c?.error === 'string' ? c.error : null,
+  }));
+  tasks.sort((a, b) => a.id.localeCompare(b.id));
+  return {
+    name: String(w.name),
+    status: w.up === true ? 'up' : w.up === false ? 'down' : String(w.status ?? 'unknown'),
+    lastSeen: ms(w.last_seen ?? w.lastSeen),
+    cpu: m.cpu,
+    memoryBytes: m.memoryBytes,
+    tasks,
+  };
+}
+
 export function normalizeCounters(c: any): StageCounters {
   c = c ?? {};
   const itemsRead = num(c.items_read) ?? 0;
@@ -273,6 +321,9 @@ export function normalizeApp(a: any): App {
 export const api = {
   async agents(): Promise<Agent[]> {
     return list(await request('GET', '/api/v1/ui/agents'), 'agents').map(normalizeAgent);
+  },
+  async workers(): Promise<Worker[]> {
+    return list(await request('GET', '/api/v1/workers'), 'workers').map(normalizeWorker);
   },
   async apps(): Promise<App[]> {
     return list(await request('GET', '/api/v1/apps'), 'apps').map(normalizeApp);

@@ -1,27 +1,32 @@
 /**
  * The page: a header with navigation and sign-in, then one view chosen by the URL's hash:
  *   #/agents       agents with their metrics over time
+ *   #/workers      GSP workers: health, load, per task the partitions held and counters
  *   #/submit       write a query file or fill in a built-in application's parameters; submit
  *   #/tasks        every task with its per-stage counters
  *   #/tasks/ID     one task: counters, per-window chart, live results
  * Signed in with an operator's token (kept in sessionStorage for this tab) the page can submit
  * and stop tasks; with a read token, or without a token on a runtime started with --public-read,
- * it is read-only and says so. A runtime whose reads need a token shows nothing until signed in.
+ * it is read-only and says so. Tokens that sign in: an `operator` or `read` credential of the
+ * runtime's --tokens file, or, on a runtime without --tokens, its --token ($INTSTREAM_TOKEN),
+ * which is an operator's. Agent and worker credentials do not sign in. A runtime whose reads need a token shows nothing until signed in.
  */
 import { LitElement, html, nothing } from 'lit';
 import { api, ApiError, getRole, getToken, setToken } from './api.ts';
 import './charts.ts';
 import './agents-view.ts';
+import './workers-view.ts';
 import './submit-view.ts';
 import './tasks-view.ts';
 import './task-view.ts';
 import './style.css';
 
-export type Route = { view: 'agents' } | { view: 'submit' } | { view: 'tasks' } | { view: 'task'; id: string };
+export type Route = { view: 'agents' } | { view: 'workers' } | { view: 'submit' } | { view: 'tasks' } | { view: 'task'; id: string };
 
 function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean);
   if (parts[0] === 'submit') return { view: 'submit' };
+  if (parts[0] === 'workers') return { view: 'workers' };
   if (parts[0] === 'tasks' && parts[1]) return { view: 'task', id: decodeURIComponent(parts[1]) };
   if (parts[0] === 'tasks') return { view: 'tasks' };
   return { view: 'agents' };
@@ -105,6 +110,8 @@ export class IsApp extends LitElement {
     switch (this.route.view) {
       case 'agents':
         return html`<is-agents></is-agents>`;
+      case 'workers':
+        return html`<is-workers></is-workers>`;
       case 'submit':
         return html`<is-submit .signedIn=${signedIn}></is-submit>`;
       case 'tasks':
@@ -123,7 +130,7 @@ export class IsApp extends LitElement {
       <header class="top">
         <a class="brand" href="#/agents"><span class="logo" aria-hidden="true">◆</span> intstream</a>
         <nav aria-label="Main">
-          ${link('#/agents', 'Agents', v === 'agents')} ${link('#/tasks', 'Tasks', v === 'tasks' || v === 'task')}
+          ${link('#/agents', 'Agents', v === 'agents')} ${link('#/workers', 'Workers', v === 'workers')} ${link('#/tasks', 'Tasks', v === 'tasks' || v === 'task')}
           ${link('#/submit', 'New task', v === 'submit')}
         </nav>
         <div class="auth">
@@ -140,13 +147,13 @@ export class IsApp extends LitElement {
         ? nothing
         : !signedIn && this.needsToken
           ? html`<div class="banner readonly" role="status" data-testid="sign-in-needed">
-              <strong>Sign in to see this runtime.</strong> It shows its agents, tasks and results only to a token from its tokens file (role <code>read</code> or <code>operator</code>).
+              <strong>Sign in to see this runtime.</strong> It shows its agents, tasks and results only to a token: a <code>read</code> or <code>operator</code> credential of its <code>--tokens</code> file, or the token it was started with (<code>--token</code> or <code>$INTSTREAM_TOKEN</code>). An agent's or worker's credential does not sign in.
               ${this.signInError ? html`<span class="err">${this.signInError}</span>` : nothing}
             </div>`
           : html`<div class="banner readonly" role="status" data-testid="read-only">
               <strong>Read-only.</strong> ${signedIn
                 ? html`This token may read; an operator's token submits and stops tasks.`
-                : html`Sign in with an operator's token (from the runtime's tokens file) to submit and stop tasks.`}
+                : html`Sign in with an operator's token to submit and stop tasks: an <code>operator</code> credential of the runtime's <code>--tokens</code> file, or the token it was started with (<code>--token</code> or <code>$INTSTREAM_TOKEN</code>).`}
               ${this.signInError ? html`<span class="err">${this.signInError}</span>` : nothing}
             </div>`}
       <main>${this.view()}</main>

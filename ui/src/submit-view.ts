@@ -1,7 +1,8 @@
 /**
  * <is-submit>: start a task. Either a built-in application with its parameters as a form, or a
  * query file written or pasted into a TypeScript editor. Then the agents (all, by name, by
- * label) and Submit. A task that fails to load or validate comes back as a 4xx from the API: the
+ * label) and Submit. A query file's parameters (those its `params` declares) are given as
+ * `name=value` lines, sent as the task's `params` like `intstream run FILE -p name=value`. A task that fails to load or validate comes back as a 4xx from the API: the
  * message is shown with its line, the line is marked in the editor, and nothing was started.
  */
 import { LitElement, html, nothing } from 'lit';
@@ -28,6 +29,20 @@ export default defineTask({
 `;
 
 type Mode = 'app' | 'code';
+
+/** `name=value` lines (blank lines and `#` comments skipped) as params; throws on a line without `=`. */
+export function parseParams(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    const eq = line.indexOf('=');
+    const name = eq < 0 ? '' : line.slice(0, eq).trim();
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) throw new Error(`Parameters, line ${i + 1}: "${line}" is not name=value`);
+    out[name] = line.slice(eq + 1).trim();
+  });
+  return out;
+}
 type AgentMode = 'all' | 'names' | 'labels';
 
 export class IsSubmit extends LitElement {
@@ -52,6 +67,8 @@ export class IsSubmit extends LitElement {
   private submitting = false;
   private loadError = '';
   private code = TEMPLATE;
+  /** The query file's parameters, `name=value` per line. */
+  private codeParamsText = '';
 
   protected createRenderRoot(): HTMLElement {
     return this;
@@ -120,6 +137,15 @@ export class IsSubmit extends LitElement {
       }
     } else {
       req.code = editor?.value ?? '';
+      try {
+        Object.assign(params, parseParams(this.codeParamsText));
+      } catch (err) {
+        this.error = err as Error;
+        this.requestUpdate();
+        await this.updateComplete;
+        this.querySelector<HTMLElement>('.submit-error')?.focus();
+        return;
+      }
     }
     this.submitting = true;
     this.error = null;
@@ -199,6 +225,12 @@ export class IsSubmit extends LitElement {
         </div>
         <is-editor .value=${this.code} aria-labelledby="code-label"></is-editor>
         <p class="hint">Tab indents inside the editor; press Esc then Tab to move on.</p>
+      </div>
+      <div class="field">
+        <label for="code-params">Parameters</label>
+        <textarea id="code-params" name="code-params" rows="3" spellcheck="false" class="mono" placeholder="min=20" aria-describedby="code-params-d"
+          .value=${this.codeParamsText} @input=${(e: Event) => { this.codeParamsText = (e.target as HTMLTextAreaElement).value; }}></textarea>
+        <p class="hint" id="code-params-d">One <code>name=value</code> per line, for the parameters the file's <code>params</code> declares (as <code>intstream run FILE -p name=value</code>); the others keep their defaults.</p>
       </div>
     `;
   }
