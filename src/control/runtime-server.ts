@@ -388,6 +388,16 @@ export class RuntimeServer {
     });
 
     this.url = await app.listen({ port: this.opts.port, host: this.opts.host ?? '127.0.0.1' });
+    // a database deleted or replaced under the runtime: tasks it accepts would be lost at the
+    // next start, so it stops, saying why (the store's file is checked every second)
+    this.storeCheck = setInterval(() => {
+      const why = this.store.lost();
+      if (why === null) return;
+      if (this.storeCheck) clearInterval(this.storeCheck);
+      this.log(`storage lost: ${why}; stopping`);
+      this.onFatal(new IntstreamError('INTERNAL', `storage lost: ${why}`));
+    }, 1000);
+    this.storeCheck.unref();
     const keep = this.opts.retentionMs;
     if (keep !== undefined) {
       const expire = () => { const n = this.store.expireResults(Date.now() - keep); if (n > 0) this.log(`retention: ${n} results older than ${keep / 1000} s forgotten`); };
@@ -629,8 +639,15 @@ export class RuntimeServer {
   }
 
   private retentionTimer: NodeJS.Timeout | null = null;
+  private storeCheck: NodeJS.Timeout | null = null;
+  /** What happens when the runtime cannot go on (its storage is lost): by default the process ends with status 1. */
+  onFatal: (e: Error) => void = (e) => {
+    process.stderr.write(`intstream runtime: ${e.message}\n`);
+    void this.close().finally(() => process.exit(1));
+  };
 
   async close(): Promise<void> {
+    if (this.storeCheck) clearInterval(this.storeCheck);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     for (const id of [...this.readers.keys()]) this.stopReader(id);
     for (const r of this.draining) { r.stopped = true; void r.consumer?.close().catch(() => undefined); }

@@ -3,7 +3,9 @@
  * results. Tasks and their state survive a restart. Results are unique per (task, window, key):
  * a replayed copy from a GSP worker that died is ignored (the first copy wins).
  */
+import { statSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
+import { IntstreamError } from '../errors.ts';
 import type { TaskSpec } from './task-spec.ts';
 
 export interface StoredResult {
@@ -16,9 +18,36 @@ export interface StoredResult {
 
 export class RuntimeStore {
   private readonly db: DatabaseSync;
+  readonly file: string;
+  /** Device and inode of the file opened, to notice it deleted or replaced under us. */
+  private readonly identity: string;
 
   constructor(file: string) {
-    this.db = new DatabaseSync(file);
+    this.file = file;
+    try {
+      this.db = new DatabaseSync(file);
+      this.migrate();
+    } catch (e) {
+      throw new IntstreamError('USAGE', `--db ${file}: not a usable intstream runtime database (${(e as Error).message})`, 'give another --db file, or move this one away to start afresh');
+    }
+    this.identity = this.fileIdentity() ?? '';
+  }
+
+  private fileIdentity(): string | null {
+    try { const st = statSync(this.file); return `${st.dev}:${st.ino}`; } catch { return null; }
+  }
+
+  /**
+   * Null while the database file is the one opened; otherwise why not (deleted, or replaced by
+   * another file): writes would go to a file no restart will read, so the runtime stops.
+   */
+  lost(): string | null {
+    const now = this.fileIdentity();
+    if (now === null) return `${this.file} was deleted`;
+    return now === this.identity ? null : `${this.file} was replaced by another file`;
+  }
+
+  private migrate(): void {
     this.db.exec(`
       PRAGMA journal_mode = WAL;
       CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, source TEXT, labels TEXT, registered_at INTEGER, last_seen INTEGER, info TEXT);
