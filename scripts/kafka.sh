@@ -223,6 +223,8 @@ cmd_up() {
     write_config
     format_storage
     log "starting Apache Kafka $KAFKA_VERSION on $HOST:$PORT (controller $CONTROLLER_PORT), log: $SERVER_LOG"
+    # a broker that was killed leaves its pid file: the wait below must see the new pid, not that one
+    rm -f "$PIDFILE"
     echo "---- start $(date -Is) ----" >>"$SERVER_LOG"
     # setsid: the broker outlives this script and the caller's process group; all fds go to the log
     # so a caller reading our stdout is not held open by the JVM.
@@ -237,8 +239,10 @@ cmd_up() {
     [ -n "$pid" ] || die "the broker did not write its pid file $PIDFILE"
   fi
 
-  local timeout="${KAFKA_START_TIMEOUT:-60}" start now
+  local timeout="${KAFKA_START_TIMEOUT:-60}" start now since
   start=$(date +%s)
+  # only this start's lines count (an earlier run's "Kafka Server started" is in the same log)
+  since=$(grep -n -- '^---- start ' "$SERVER_LOG" 2>/dev/null | tail -n 1 | cut -d: -f1)
   while :; do
     if ! kill -0 "$pid" 2>/dev/null; then
       log "the broker (pid $pid) exited during startup; last lines of $SERVER_LOG:"
@@ -246,7 +250,7 @@ cmd_up() {
       rm -f "$PIDFILE"
       die "Apache Kafka did not start on $HOST:$PORT"
     fi
-    if port_answers "$PORT" && grep -q 'Kafka Server started' "$SERVER_LOG"; then break; fi
+    if port_answers "$PORT" && tail -n +"${since:-1}" "$SERVER_LOG" | grep -q 'Kafka Server started'; then break; fi
     now=$(date +%s)
     if [ $((now - start)) -ge "$timeout" ]; then
       log "the broker (pid $pid) did not answer on $HOST:$PORT within ${timeout}s; last lines of $SERVER_LOG:"
