@@ -78,6 +78,13 @@ class LocalTask {
       if (this.spec.code !== null && this.spec.code !== undefined && !agent.opts.allowCode) {
         throw new Error(`task ${this.spec.name} is a submitted query file; this agent runs built-in applications only (start it with --allow-code to run query files)`);
       }
+      // standard input can be read once: the first task takes it, later ones fail saying so
+      if (agent.opts.source === '-' || agent.opts.source === 'pcap:-') {
+        if (agent.stdinTakenBy !== null && agent.stdinTakenBy !== this.spec.id) {
+          throw new Error(`standard input was read by task ${agent.stdinTakenBy}: an agent on pcap:- serves one task (start another agent, or give it a file or an interface)`);
+        }
+        agent.stdinTakenBy = this.spec.id;
+      }
       const { split, params } = await loadSpec(this.spec);
       const index = this.spec.agents.indexOf(agent.name);
       this.sender = new KafkaStageSender(agent.opts.kafka ?? this.spec.kafka, this.spec.id, this.spec.agents.length, this.spec.partitions);
@@ -133,6 +140,8 @@ export class Agent {
   private readonly tasks = new Map<string, LocalTask>();
   private readonly load = processLoad();
   private stopped = false;
+  /** The task that took standard input (a `pcap:-` source can be read once). */
+  stdinTakenBy: string | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   readonly log: (line: string) => void;
   /** The probe policy of every task on this agent: its allowed networks, 10 probes/s. */

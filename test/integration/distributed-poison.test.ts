@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadTask } from '../../src/apps/load-task.ts';
 import { runTask, type TaskResult } from '../../src/run-task.ts';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createProducer, deleteTopic } from '../../src/transport/kafka-client.ts';
 import { partialsTopic, resultsTopic } from '../../src/transport/kafka-transport.ts';
 import { kafkaAvailable, startKafka, type KafkaBroker } from '../support/kafka.ts';
@@ -96,6 +97,21 @@ describe('poison records and stopping with a backlog', { skip: avail.ok ? false 
     assert.deepEqual(del.data.topics, { [partialsTopic('backlog')]: true, [resultsTopic('backlog')]: true });
     assert.equal((await cluster.api('GET', '/tasks/backlog')).status, 404);
     assert.equal(await deleteTopic(kafka.bootstrap, resultsTopic('backlog')), false, 'the results topic is still there');
+  });
+
+  test('an agent on pcap:- serves its first task; a later one fails there, saying why', async () => {
+    const agent = cluster.agent('stdin1', 'pcap:-', 'pipe');
+    await waitFor(async () => (await cluster.api('GET', '/agents')).data.agents.some((a: any) => a.name === 'stdin1' && a.up), 20_000, 'agent up');
+    const first = await cluster.api('POST', '/tasks', { app: 'tcp-new-conn', params: { threshold: '5' }, window: 1, agents: { names: ['stdin1'] }, id: 'stdin-a' });
+    assert.equal(first.status, 201, JSON.stringify(first.data));
+    await waitFor(async () => (await cluster.api('GET', '/tasks/stdin-a')).data.agents_detail[0].state !== 'pending', 20_000, 'first task taken by the agent');
+    agent.child.stdin!.end(readFileSync(DEMO));
+    await waitFor(async () => (await cluster.api('GET', '/tasks/stdin-a')).data.status === 'finished', 30_000, 'first task finished');
+    const second = await cluster.api('POST', '/tasks', { app: 'tcp-new-conn', params: { threshold: '5' }, window: 1, agents: { names: ['stdin1'] }, id: 'stdin-b' });
+    assert.equal(second.status, 201, JSON.stringify(second.data));
+    await waitFor(async () => (await cluster.api('GET', '/tasks/stdin-b')).data.agents_detail[0].state === 'failed', 20_000, 'second task failed on the agent');
+    assert.match((await cluster.api('GET', '/tasks/stdin-b')).data.agents_detail[0].error, /standard input was read by task stdin-a/);
+    await cluster.kill(agent, 'SIGTERM');
   });
 
   test('retention: results stored longer ago than --retention are forgotten', async () => {

@@ -22,7 +22,7 @@ test('kafka.sh up after a killed broker: exit 0, the broker answers', { skip: av
     assert.ok(pid > 0);
     process.kill(pid, 'SIGKILL');
     for (let i = 0; i < 100; i++) { try { process.kill(pid, 0); } catch { break; } await new Promise((r) => setTimeout(r, 100)); }
-    const env = { ...process.env, KAFKA_DATA: kafka.dataDir };
+    const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_DATA: kafka.dataDir };
     delete env.KAFKA_PORT;
     const up = spawnSync('bash', [SCRIPT, 'up', '--port', String(kafka.port)], { encoding: 'utf8', env, timeout: 180_000 });
     assert.equal(up.status, 0, up.stderr);
