@@ -10,11 +10,18 @@
  * packet is. Hops are addressed in traversal order: k = 0 is the first switch the packet
  * crossed (the wire order is most recent first). A value a switch marked "not available"
  * (all ones) reads as -1.
+ *
+ * Hop columns on demand: the packet's report decodes no hop field with the packet
+ * (IntDecodeOptions.intHopColumns, default none); each accessor here decodes the column it reads
+ * the first time it is asked for in a packet (ensureHopColumns, src/decode/int), so a task pays
+ * only for the hop fields it reads. Code that reads `report.hops` arrays directly calls
+ * ensureHopColumns first, or goes through `report`, which decodes all; the INT collector
+ * (src/int/collector.ts) reads its few fields straight from the bytes (hopWordOffset).
  */
 import {
   F_EGRESS_PORT, F_EGRESS_TX_UTIL, F_HOP_LATENCY, F_INGRESS_PORT, F_QUEUE_CONGESTION, F_QUEUE_ID,
   F_QUEUE_OCCUPANCY, F_SWITCH_ID, F_INGRESS_TS, F_EGRESS_TS, REPORT_FLAG_CONGESTED, REPORT_FLAG_DROPPED,
-  createIntReport, type IntReport, type IntReportOptions,
+  ALL_HOP_FIELDS, createIntReport, ensureHopColumns, type IntReport, type IntReportOptions,
 } from './int/index.ts';
 import type { Packet } from './packet.ts';
 
@@ -31,6 +38,11 @@ export interface IntDecodeOptions {
   intLenient?: number;
   /** Hop capacity of the reused report (default 16). */
   intMaxHops?: number;
+  /**
+   * Hop fields (F_* bits of src/decode/int) decoded with every packet; the others are decoded
+   * when first read (see the top). Default 0: every column on demand.
+   */
+  intHopColumns?: number;
 }
 
 /** True when any INT decoding is asked for. */
@@ -41,7 +53,7 @@ export function intDecodeEnabled(o: IntDecodeOptions | undefined): boolean {
 /** Turns INT decoding on for every packet decoded into `p` (once per source, allocates). */
 export function configurePacketInt(p: Packet, o: IntDecodeOptions | undefined): void {
   if (!intDecodeEnabled(o)) return;
-  const opts: IntReportOptions = { lenient: o!.intLenient ?? 0 };
+  const opts: IntReportOptions = { lenient: o!.intLenient ?? 0, hopColumns: o!.intHopColumns ?? 0 };
   p.intReport = createIntReport(o!.intMaxHops ?? 16, opts);
   p.intPort = (o!.intPort ?? 0) & 0xffff;
   p.intMdPort = (o!.intMdPort ?? 0) & 0xffff;
@@ -56,8 +68,8 @@ const VERSION_NUMBER = [0.5, 1, 2];
 export class IntView {
   private readonly p: Packet;
   constructor(p: Packet) { this.p = p; }
-  /** The decoded report (src/decode/int IntReport), for everything not exposed here. */
-  get report(): IntReport { return this.p.intReport!; }
+  /** The decoded report (src/decode/int IntReport), for everything not exposed here; every hop column decoded. */
+  get report(): IntReport { const r = this.p.intReport!; ensureHopColumns(r, ALL_HOP_FIELDS); return r; }
   /** Switch id of the reporting switch (TR v1.0 / v2.0); -1 when the format has none (TR v0.5, in flight). */
   get switch_id(): number { return this.p.intReport!.nodeId; }
   get hw_id(): number { return this.p.intReport!.hwId; }
@@ -77,7 +89,8 @@ export class IntView {
 
   private idx(k: number): number { return this.p.intReport!.hopCount - 1 - k; }
   private val(arr: ArrayLike<number>, field: number, k: number): number {
-    const h = this.p.intReport!.hops, i = this.idx(k);
+    const r = this.p.intReport!, h = r.hops, i = this.idx(k);
+    ensureHopColumns(r, field);
     return (h.present & field) === 0 || (h.invalid[i] & field) !== 0 ? -1 : arr[i];
   }
   /** Hop k (traversal order) fields; -1 when not present or not available. */
@@ -97,6 +110,7 @@ export class IntView {
   get latency(): number {
     const r = this.p.intReport!, h = r.hops;
     if ((h.present & F_HOP_LATENCY) === 0) return -1;
+    ensureHopColumns(r, F_HOP_LATENCY);
     let s = 0;
     for (let i = 0; i < r.hopCount; i++) if ((h.invalid[i] & F_HOP_LATENCY) === 0) s += h.hopLatency[i];
     return s;
@@ -106,6 +120,7 @@ export class IntView {
   get path(): string {
     const r = this.p.intReport!;
     if ((r.hops.present & F_SWITCH_ID) === 0) return '';
+    ensureHopColumns(r, F_SWITCH_ID);
     let s = '';
     for (let i = r.hopCount - 1; i >= 0; i--) s += (i === r.hopCount - 1 ? '' : ',') + r.hops.switchId[i];
     return s;

@@ -18,7 +18,8 @@ export * from './status.ts';
 export * from './int-report.ts';
 export { decodeIntReport, decodeIntReportNext } from './telemetry-report.ts';
 export { looksLikeIntShim } from './int-shim.ts';
-export { metadataLength, presentFields, MD_V0_5, MD_V1_0, MD_V2, REPMD_V2 } from './int-hops.ts';
+export { ensureHopColumns } from './int-metadata.ts';
+export { metadataLength, presentFields, hopWordOffset, ALL_HOP_FIELDS, MD_V0_5, MD_V1_0, MD_V2, REPMD_V2 } from './int-hops.ts';
 
 /**
  * Decode the INT headers of a packet in flight: `buf[off..off+len)` starts at the INT shim

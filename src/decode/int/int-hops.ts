@@ -216,93 +216,164 @@ export function decodeChecksumComplement(b: Uint8Array, hopEnd: number, h: IntHo
 }
 
 /**
- * HOT PATH: the same result as decodeMetadataEntryDv for hops 0..count-1 of a stack whose
+ * Byte offset, in a hop entry of `bitmap` read as `kind` (MD_V0_5 / MD_V1_0 / MD_V2), of the
+ * 4-byte word that carries hop field `field` (one F_* bit), or -1 when the entry has none. The
+ * word holds the field as decodeStackColumns reads it: switch id, hop latency, tx utilisation
+ * the whole word; ingress / egress port the high / low 16 bits; queue id the top 8 bits and
+ * occupancy (bit 3) or congestion (v0.5 bit 6) the low 24; a word of all ones is "not
+ * available" for every field in it (but a v0.5 queue id taken from the congestion word). For
+ * F_QUEUE_ID this is the bit 3 word when present, else the v0.5 bit 6 word. 64-bit and two-word
+ * fields (timestamps, level 2 ports) and the checksum complement are not described: -1.
+ */
+export function hopWordOffset(bitmap: number, kind: number, field: number): number {
+  let o = 0;
+  if (bitmap & 0x8000) { if (field === F_SWITCH_ID) return o; o += 4; }
+  else if (field === F_SWITCH_ID) return -1;
+  if (bitmap & 0x4000) { if (field === F_INGRESS_PORT || field === F_EGRESS_PORT) return o; o += 4; }
+  if (bitmap & 0x2000) { if (field === F_HOP_LATENCY) return o; o += 4; }
+  if (bitmap & 0x1000) { if (field === F_QUEUE_ID || field === F_QUEUE_OCCUPANCY) return o; o += 4; }
+  const wide = kind >= MD_V2;
+  if (bitmap & 0x0800) o += wide ? 8 : 4;
+  if (bitmap & 0x0400) o += wide ? 8 : 4;
+  if (bitmap & 0x0200) {
+    if (kind === MD_V0_5) { if (field === F_QUEUE_CONGESTION || (field === F_QUEUE_ID && (bitmap & 0x1000) === 0)) return o; o += 4; }
+    else o += 8;
+  }
+  if (bitmap & 0x0100) { if (field === F_EGRESS_TX_UTIL) return o; o += 4; }
+  if ((bitmap & 0x0080) && wide && (field === F_BUFFER_ID || field === F_BUFFER_OCCUPANCY)) return o;
+  return -1;
+}
+
+/** Every hop field (F_* bits): `want` of decodeStackColumns for a full decode. */
+export const ALL_HOP_FIELDS = 0xffff;
+
+/**
+ * HOT PATH: the same result as decodeMetadataEntry for hops 0..count-1 of a stack whose
  * entries start every `stride` bytes at dv offset p (kinds MD_V0_5 / MD_V1_0 / MD_V2), decoded
  * field by field: each field's offset in the entry, its bitmap test and its array are taken once
- * per stack rather than once per hop. Sets h.invalid[0..count).
+ * per stack rather than once per hop. Only the instruction words that carry a field of `want`
+ * (F_* bits) are decoded (a word carrying two fields, such as ingress + egress port, is decoded
+ * whole); the others are skipped. `first`: this is the stack's first decode, which clears
+ * h.invalid[0..count) (later calls add the invalid bits of the words they decode). Returns the
+ * F_* fields now decoded.
  */
-export function decodeStackColumns(dv: DataView, p: number, count: number, stride: number, bitmap: number, kind: number, h: IntHops): void {
+export function decodeStackColumns(
+  dv: DataView, p: number, count: number, stride: number, bitmap: number, kind: number, h: IntHops,
+  want: number = ALL_HOP_FIELDS, first = true,
+): number {
   const invalid = h.invalid;
-  for (let i = 0; i < count; i++) invalid[i] = 0;
+  if (first) for (let i = 0; i < count; i++) invalid[i] = 0;
+  let got = 0;
   let o = p;
   if (bitmap & 0x8000) {
-    const a = h.switchId;
-    for (let i = 0, q = o; i < count; i++, q += stride) {
-      const w = dv.getUint32(q);
-      a[i] = w;
-      if (w === ONES) invalid[i] |= F_SWITCH_ID;
+    if (want & F_SWITCH_ID) {
+      const a = h.switchId;
+      for (let i = 0, q = o; i < count; i++, q += stride) {
+        const w = dv.getUint32(q);
+        a[i] = w;
+        if (w === ONES) invalid[i] |= F_SWITCH_ID;
+      }
+      got |= F_SWITCH_ID;
     }
     o += 4;
   }
   if (bitmap & 0x4000) {
-    const a = h.ingressPort, e = h.egressPort;
-    for (let i = 0, q = o; i < count; i++, q += stride) {
-      const w = dv.getUint32(q);
-      a[i] = w >>> 16;
-      e[i] = w & 0xffff;
-      if (w === ONES) invalid[i] |= F_INGRESS_PORT | F_EGRESS_PORT;
+    if (want & (F_INGRESS_PORT | F_EGRESS_PORT)) {
+      const a = h.ingressPort, e = h.egressPort;
+      for (let i = 0, q = o; i < count; i++, q += stride) {
+        const w = dv.getUint32(q);
+        a[i] = w >>> 16;
+        e[i] = w & 0xffff;
+        if (w === ONES) invalid[i] |= F_INGRESS_PORT | F_EGRESS_PORT;
+      }
+      got |= F_INGRESS_PORT | F_EGRESS_PORT;
     }
     o += 4;
   }
   if (bitmap & 0x2000) {
-    const a = h.hopLatency;
-    for (let i = 0, q = o; i < count; i++, q += stride) {
-      const w = dv.getUint32(q);
-      a[i] = w;
-      if (w === ONES) invalid[i] |= F_HOP_LATENCY;
+    if (want & F_HOP_LATENCY) {
+      const a = h.hopLatency;
+      for (let i = 0, q = o; i < count; i++, q += stride) {
+        const w = dv.getUint32(q);
+        a[i] = w;
+        if (w === ONES) invalid[i] |= F_HOP_LATENCY;
+      }
+      got |= F_HOP_LATENCY;
     }
     o += 4;
   }
   if (bitmap & 0x1000) {
-    const a = h.queueId, c = h.queueOccupancy;
-    for (let i = 0, q = o; i < count; i++, q += stride) {
-      const w = dv.getUint32(q);
-      a[i] = w >>> 24;
-      c[i] = w & 0xffffff;
-      if (w === ONES) invalid[i] |= F_QUEUE_ID | F_QUEUE_OCCUPANCY;
+    if (want & (F_QUEUE_ID | F_QUEUE_OCCUPANCY)) {
+      const a = h.queueId, c = h.queueOccupancy;
+      for (let i = 0, q = o; i < count; i++, q += stride) {
+        const w = dv.getUint32(q);
+        a[i] = w >>> 24;
+        c[i] = w & 0xffffff;
+        if (w === ONES) invalid[i] |= F_QUEUE_ID | F_QUEUE_OCCUPANCY;
+      }
+      got |= F_QUEUE_ID | F_QUEUE_OCCUPANCY;
     }
     o += 4;
   }
   const wide = kind >= MD_V2;
   if (bitmap & 0x0800) {
-    o = tsColumn(dv, o, count, stride, wide, h.ingressTs, h.ingressTsHi, h.ingressTsLo, invalid, F_INGRESS_TS);
+    if (want & F_INGRESS_TS) {
+      tsColumn(dv, o, count, stride, wide, h.ingressTs, h.ingressTsHi, h.ingressTsLo, invalid, F_INGRESS_TS);
+      got |= F_INGRESS_TS;
+    }
+    o += wide ? 8 : 4;
   }
   if (bitmap & 0x0400) {
-    o = tsColumn(dv, o, count, stride, wide, h.egressTs, h.egressTsHi, h.egressTsLo, invalid, F_EGRESS_TS);
+    if (want & F_EGRESS_TS) {
+      tsColumn(dv, o, count, stride, wide, h.egressTs, h.egressTsHi, h.egressTsLo, invalid, F_EGRESS_TS);
+      got |= F_EGRESS_TS;
+    }
+    o += wide ? 8 : 4;
   }
   if (bitmap & 0x0200) {
     if (kind === MD_V0_5) {
-      const setQ = (bitmap & 0x1000) === 0, a = h.queueId, c = h.queueCongestion;
-      for (let i = 0, q = o; i < count; i++, q += stride) {
-        const w = dv.getUint32(q);
-        if (setQ) a[i] = w >>> 24;
-        c[i] = w & 0xffffff;
-        if (w === ONES) invalid[i] |= F_QUEUE_CONGESTION;
+      const setQ = (bitmap & 0x1000) === 0;
+      const fields = setQ ? F_QUEUE_ID | F_QUEUE_CONGESTION : F_QUEUE_CONGESTION;
+      if (want & fields) {
+        const a = h.queueId, c = h.queueCongestion;
+        for (let i = 0, q = o; i < count; i++, q += stride) {
+          const w = dv.getUint32(q);
+          if (setQ) a[i] = w >>> 24;
+          c[i] = w & 0xffffff;
+          if (w === ONES) invalid[i] |= F_QUEUE_CONGESTION;
+        }
+        got |= fields;
       }
       o += 4;
     } else {
-      const a = h.l2IngressPort, e = h.l2EgressPort;
-      for (let i = 0, q = o; i < count; i++, q += stride) {
-        let w = dv.getUint32(q);
-        a[i] = w;
-        if (w === ONES) invalid[i] |= F_L2_INGRESS_PORT;
-        w = dv.getUint32(q + 4);
-        e[i] = w;
-        if (w === ONES) invalid[i] |= F_L2_EGRESS_PORT;
+      if (want & (F_L2_INGRESS_PORT | F_L2_EGRESS_PORT)) {
+        const a = h.l2IngressPort, e = h.l2EgressPort;
+        for (let i = 0, q = o; i < count; i++, q += stride) {
+          let w = dv.getUint32(q);
+          a[i] = w;
+          if (w === ONES) invalid[i] |= F_L2_INGRESS_PORT;
+          w = dv.getUint32(q + 4);
+          e[i] = w;
+          if (w === ONES) invalid[i] |= F_L2_EGRESS_PORT;
+        }
+        got |= F_L2_INGRESS_PORT | F_L2_EGRESS_PORT;
       }
       o += 8;
     }
   }
   if (bitmap & 0x0100) {
-    const a = h.egressTxUtil;
-    for (let i = 0, q = o; i < count; i++, q += stride) {
-      const w = dv.getUint32(q);
-      a[i] = w;
-      if (w === ONES) invalid[i] |= F_EGRESS_TX_UTIL;
+    if (want & F_EGRESS_TX_UTIL) {
+      const a = h.egressTxUtil;
+      for (let i = 0, q = o; i < count; i++, q += stride) {
+        const w = dv.getUint32(q);
+        a[i] = w;
+        if (w === ONES) invalid[i] |= F_EGRESS_TX_UTIL;
+      }
+      got |= F_EGRESS_TX_UTIL;
     }
     o += 4;
   }
-  if ((bitmap & 0x0080) && wide) {
+  if ((bitmap & 0x0080) && wide && (want & (F_BUFFER_ID | F_BUFFER_OCCUPANCY))) {
     const a = h.bufferId, c = h.bufferOccupancy;
     for (let i = 0, q = o; i < count; i++, q += stride) {
       const w = dv.getUint32(q);
@@ -310,10 +381,12 @@ export function decodeStackColumns(dv: DataView, p: number, count: number, strid
       c[i] = w & 0xffffff;
       if (w === ONES) invalid[i] |= F_BUFFER_ID | F_BUFFER_OCCUPANCY;
     }
+    got |= F_BUFFER_ID | F_BUFFER_OCCUPANCY;
   }
+  return got;
 }
 
-function tsColumn(dv: DataView, o: number, count: number, stride: number, wide: boolean, f: Float64Array, hiA: Uint32Array, loA: Uint32Array, invalid: Uint32Array, bit: number): number {
+function tsColumn(dv: DataView, o: number, count: number, stride: number, wide: boolean, f: Float64Array, hiA: Uint32Array, loA: Uint32Array, invalid: Uint32Array, bit: number): void {
   if (wide) {
     for (let i = 0, q = o; i < count; i++, q += stride) {
       const hi = dv.getUint32(q), w = dv.getUint32(q + 4);
@@ -322,7 +395,7 @@ function tsColumn(dv: DataView, o: number, count: number, stride: number, wide: 
       f[i] = hi * TWO32 + w;
       if (hi === ONES && w === ONES) invalid[i] |= bit;
     }
-    return o + 8;
+    return;
   }
   for (let i = 0, q = o; i < count; i++, q += stride) {
     const w = dv.getUint32(q);
@@ -331,5 +404,4 @@ function tsColumn(dv: DataView, o: number, count: number, stride: number, wide: 
     f[i] = w;
     if (w === ONES) invalid[i] |= bit;
   }
-  return o + 4;
 }

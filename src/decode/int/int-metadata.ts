@@ -24,7 +24,7 @@
 // already added by the upstream devices" (v2.1 §5.7), so hop 0 on the wire is the most recent.
 
 import {
-  INT_FLAG_COPY, INT_FLAG_DISCARD, INT_FLAG_HOP_EXCEEDED, INT_FLAG_MTU_EXCEEDED, INT_TYPE_MX,
+  F_CHECKSUM_COMPLEMENT, INT_FLAG_COPY, INT_FLAG_DISCARD, INT_FLAG_HOP_EXCEEDED, INT_FLAG_MTU_EXCEEDED, INT_TYPE_MX,
   INT_V0_5, INT_V1_0, INT_V2, LENIENT_MX_METADATA, viewOf,
 } from './int-report.ts';
 import type { IntHops, IntReport } from './int-report.ts';
@@ -44,13 +44,37 @@ function u16(b: Uint8Array, o: number): number {
   return (b[o] << 8) | b[o + 1];
 }
 
-/** Decode `count` hops of `stride` bytes (the last one `stride + extra`) starting at p. */
+/**
+ * Decode `count` hops of `stride` bytes (the last one `stride + extra`) starting at p: the
+ * columns of out.hopColumns now, the other present ones left pending (ensureHopColumns).
+ */
 function decodeStack(
   b: Uint8Array, p: number, count: number, stride: number, extra: number, bitmap: number,
   kind: number, h: IntHops, out: IntReport,
 ): void {
   const csum = kind !== MD_V0_5 && (bitmap & 0x0001) !== 0;
-  if (count > 0) decodeStackColumns(viewOf(out, b), b.byteOffset + p, count, stride, bitmap, kind, h);
+  let present = 0;
+  if (count > 0) {
+    if (bitmap !== out.presentBitmap || kind !== out.presentKind) {
+      out.presentBitmap = bitmap; out.presentKind = kind; out.presentMask = presentFields(bitmap, kind);
+    }
+    present = out.presentMask;
+    const pos = b.byteOffset + p;
+    const want = out.hopColumns;
+    let got = 0;
+    if (want !== 0) got = decodeStackColumns(viewOf(out, b), pos, count, stride, bitmap, kind, h, want, true);
+    else {
+      viewOf(out, b); // out.view: the stack's buffer, for pending columns and direct readers
+      const invalid = h.invalid;
+      for (let i = 0; i < count; i++) invalid[i] = 0;
+    }
+    out.pendingHopFields = present & ~got & ~F_CHECKSUM_COMPLEMENT;
+    out.stackBuf = b;
+    out.stackDvOffset = pos;
+    out.stackStride = stride;
+    out.stackBitmap = bitmap;
+    out.stackKind = kind;
+  }
   if (csum) {
     for (let i = 0; i < count; i++) {
       const size = i === count - 1 ? stride + extra : stride;
@@ -59,7 +83,23 @@ function decodeStack(
     }
   }
   h.count = count;
-  h.present = count > 0 ? presentFields(bitmap, kind) : 0;
+  h.present = present;
+}
+
+/**
+ * Decodes the hop fields of `fields` (F_* bits) that the last decode into r left pending
+ * (IntReportOptions.hopColumns), from the bytes it decoded: call it before reading r.hops
+ * arrays of a report created with hopColumns, while the decoded buffer is unchanged. Costs a
+ * bit test when nothing is pending.
+ */
+export function ensureHopColumns(r: IntReport, fields: number): void {
+  const want = r.pendingHopFields & fields;
+  if (want !== 0) decodePending(r, want);
+}
+
+function decodePending(r: IntReport, want: number): void {
+  const got = decodeStackColumns(viewOf(r, r.stackBuf!), r.stackDvOffset, r.hops.count, r.stackStride, r.stackBitmap, r.stackKind, r.hops, want, false);
+  r.pendingHopFields &= ~got;
 }
 
 /**

@@ -3,6 +3,12 @@
 // One IntReport is created once (createIntReport) and overwritten by every decode call: the
 // decoders write only numbers into existing fields and typed arrays, so decoding allocates
 // nothing. Values in hop arrays at index >= hops.count are stale leftovers of earlier packets.
+//
+// Hop columns on demand (IntReportOptions.hopColumns): a report may decode only some hop fields
+// with the packet and leave the others pending (IntReport.pendingHopFields) until a reader asks
+// for them with ensureHopColumns(r, F_*), which decodes them from the same bytes (so only while
+// the decoded buffer is unchanged). A task then pays only for the columns it reads. The default
+// decodes every field at once.
 
 // ---- per-field presence bits (IntHops.present, IntHops.invalid[i]) ----
 export const F_SWITCH_ID = 1 << 0;
@@ -135,6 +141,12 @@ export interface IntReportOptions {
   dscpValue?: number;
   dscpMask?: number;
   udpPort?: number;
+  /**
+   * Hop fields (F_* bits) decoded with the report; the other present fields are decoded when
+   * first asked for with ensureHopColumns. Default: every field (nothing pending). The checksum
+   * complement is always decoded.
+   */
+  hopColumns?: number;
 }
 
 export class IntReport {
@@ -144,6 +156,8 @@ export class IntReport {
   dscpValue: number;
   dscpMask: number;
   udpPort: number;
+  /** F_* hop fields decoded with the report (IntReportOptions.hopColumns). */
+  hopColumns: number;
 
   // ---- telemetry report ----
   /** 0 = TR v0.5, 1 = TR v1.0, 2 = TR v2.0, -1 = not a report (decodeIntInFlight). */
@@ -241,8 +255,28 @@ export class IntReport {
   hopCount = 0;
   /** INT metadata stack, most recent hop first (wire order). */
   readonly hops: IntHops;
+  /** Internal: presentFields of the last stack's bitmap and kind (computed once per layout). */
+  presentBitmap = -1;
+  presentKind = -1;
+  presentMask = 0;
+  /** Present hop fields (F_* bits) not decoded yet: ensureHopColumns decodes them. */
+  pendingHopFields = 0;
+  /**
+   * Where the hop entries of the last decode are (valid while hopCount > 0 and the decoded
+   * buffer is unchanged): entry i starts at DataView offset stackDvOffset + i * stackStride of
+   * viewOf(this, stackBuf), laid out by stackBitmap read as stackKind (MD_V0_5 / MD_V1_0 /
+   * MD_V2; hopWordOffset gives a field's word in an entry). For pending columns, and for
+   * readers that take a few fields straight from the bytes (src/int/collector.ts).
+   */
+  stackBuf: Uint8Array | null = null;
+  stackDvOffset = 0;
+  stackStride = 0;
+  stackBitmap = 0;
+  stackKind = 0;
   /** Internal: DataView over the last decoded ArrayBuffer (re-created only when it changes). */
   viewBuffer: ArrayBufferLike | null = null;
+  /** Internal: the last array viewOf was asked for (its buffer is viewBuffer). */
+  viewArray: Uint8Array | null = null;
   view: DataView = new DataView(new ArrayBuffer(0));
 
   constructor(opts: IntReportOptions = {}) {
@@ -251,6 +285,7 @@ export class IntReport {
     this.dscpValue = (opts.dscpValue ?? 0) & 0x3f;
     this.dscpMask = (opts.dscpMask ?? 0) & 0x3f;
     this.udpPort = (opts.udpPort ?? 0) & 0xffff;
+    this.hopColumns = opts.hopColumns === undefined ? 0xffff : opts.hopColumns & 0xffff;
     this.hops = new IntHops(this.maxHops);
     this.local = new IntHops(1);
   }
@@ -263,10 +298,12 @@ export function createIntReport(maxHops = 16, opts: IntReportOptions = {}): IntR
 
 /** DataView over b's whole ArrayBuffer, cached on r (allocates only when the buffer changes). */
 export function viewOf(r: IntReport, b: Uint8Array): DataView {
+  if (r.viewArray === b) return r.view; // the same array as last time (a source's batch buffer)
   if (r.viewBuffer !== b.buffer) {
     r.view = new DataView(b.buffer);
     r.viewBuffer = b.buffer;
   }
+  r.viewArray = b;
   return r.view;
 }
 
@@ -357,4 +394,5 @@ export function resetInt(r: IntReport): void {
   r.hopCount = 0;
   r.hops.count = 0;
   r.hops.present = 0;
+  r.pendingHopFields = 0;
 }
