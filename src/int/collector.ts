@@ -279,7 +279,7 @@ export class IntCollectorState {
     I[b + I_HASH] = hash;
     I[b + I_EGRESS] = -1; I[b + I_QUEUE] = -1;
     const D = this.D, d = s * DS;
-    D[d + D_LAST] = 0; D[d + D_V0] = -1; D[d + D_V1] = -1; D[d + D_R0] = NaN; D[d + D_R1] = NaN;
+    D[d + D_LAST] = -Infinity; D[d + D_V0] = -1; D[d + D_V1] = -1; D[d + D_R0] = NaN; D[d + D_R1] = NaN;
     D[d + D_LO0] = Infinity; D[d + D_HI0] = -Infinity; D[d + D_LO1] = Infinity; D[d + D_HI1] = -Infinity;
     this.keys[s] = key;
     // live list: append
@@ -522,7 +522,9 @@ export class IntCollectorState {
         I[x + I_K3] === k3 && I[x + I_KIND] === KIND_FLOW && (l3 === 4 || this.sameAddr6(I[x + I_ROW], buf, o))) break;
       s = I[x + I_HNEXT];
     }
-    if (s >= 0 && ts - this.D[s * DS + D_LAST] > this.timeout) { this.expire(s, out); s = -1; }
+    // A flow back after its timeout: every key due by now expires first, its hops with it (they
+    // were last seen no later than the flow), before new hop keys of the same names start.
+    if (s >= 0 && ts - this.D[s * DS + D_LAST] > this.timeout) { this.expireBefore(ts, out); s = -1; }
     if (s >= 0) return s;
     const ip = p.ip!;
     s = this.newSlot(KIND_FLOW, hash, { kind: 'flow', src: ip.src, dst: ip.dst, proto, sport, dport });
@@ -608,7 +610,7 @@ export class IntCollectorState {
       const isNew = this.created;
       if (n > this.H) this.relayoutRows(this.rowCap, Math.max(n, this.H * 2));
       const D = this.D, d = flow * DS;
-      D[d + D_LAST] = ts;
+      if (ts > D[d + D_LAST]) D[d + D_LAST] = ts; // last_seen: the latest report, also out of order
       // path (traversal order = wire order reversed) and latency
       let changed = false;
       if (hasSw) {
@@ -666,7 +668,7 @@ export class IntCollectorState {
           hopAt[at0 + k] = s;
         }
         const d = s * DS;
-        D[d + D_LAST] = ts;
+        if (ts > D[d + D_LAST]) D[d + D_LAST] = ts; // last_seen: the latest report, also out of order
         D[d + D_V0] = v;
         if (isNew) this.detectNew(s, ts, out, hopStep, 0);
         else if (v >= 0 && !(v >= D[d + D_LO0] && v <= D[d + D_HI0]) && this.moved(v, D[d + D_R0], hopStep)) this.detect(s, ts, out, hopStep, 0);
@@ -684,7 +686,7 @@ export class IntCollectorState {
             if (hop >= 0) I[hop * IS + I_EGRESS] = s;
           }
           const d = s * DS;
-          D[d + D_LAST] = ts;
+          if (ts > D[d + D_LAST]) D[d + D_LAST] = ts; // last_seen: the latest report, also out of order
           D[d + D_V0] = v;
           if (isNew) this.detectNew(s, ts, out, utilStep, 0);
           else if (!(v >= D[d + D_LO0] && v <= D[d + D_HI0]) && this.moved(v, D[d + D_R0], utilStep)) this.detect(s, ts, out, utilStep, 0);
@@ -705,7 +707,7 @@ export class IntCollectorState {
             if (hop >= 0) I[hop * IS + I_QUEUE] = s;
           }
           const d = s * DS;
-          D[d + D_LAST] = ts;
+          if (ts > D[d + D_LAST]) D[d + D_LAST] = ts; // last_seen: the latest report, also out of order
           D[d + D_V0] = v0;
           D[d + D_V1] = v1;
           if (isNew) this.detectNew(s, ts, out, occStep, congStep);

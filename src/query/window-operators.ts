@@ -96,7 +96,7 @@ abstract class WindowedOp<S> implements Operator {
       let start = Math.floor(ts / size) * size, end = start + size;
       // Rare: a start rounded past ts, an end rounded down to ts (both decided exactly there), or
       // the range where every double starts a window. A rounded end above a time is above it.
-      if (start > ts || end <= ts || ts >= this.coarseFrom || ts <= -this.coarseFrom) { start = this.tumblingStart(ts); end = start + size; }
+      if (start > ts || (end <= ts && endsBy(start, size, ts)) || ts >= this.coarseFrom || ts <= -this.coarseFrom) { start = this.tumblingStart(ts); end = start + size; }
       if (end <= bound && endsBy(start, size, bound)) { this.env.skipped.bump('late'); return; }
       let map = this.lastMap;
       if (start !== this.lastStart || map === null) {

@@ -434,6 +434,8 @@ export class CaptureFileSource implements PacketSource {
     const v = this.view, le = this.le, b = this.batch;
     let ifId = 0, hi = 0, lo = 0, capLen: number, wireLen: number, data: number;
     if (type === 3) {
+      // (a 12-byte block has no room for the original length: its "body" would be the trailer)
+      if (bodyEnd - body < 4) { this.skipped.bump('corrupt_block'); this.warn(`offset ${this.base + pos}: simple packet block too short`); return 0; }
       wireLen = v.getUint32(body, le);
       data = body + 4;
       const iface0 = this.ifaces[0];
@@ -497,15 +499,17 @@ export function unitsToSeconds(hi: number, lo: number, unitsPerSec: number, offs
     return joinTimestamp(s + offsetSec, (lo - s * unitsPerSec) / unitsPerSec);
   }
   const m = unitsPerSec;
-  if (m >= 2147483648) {
-    // Beyond what the double arithmetic below keeps exact (resolutions finer than 2^-31 s).
+  const approx = (hi * 4294967296 + lo) / m;
+  if (m >= 2147483648 || !(approx < 2 ** 50)) {
+    // Beyond what the double arithmetic below keeps exact: resolutions finer than 2^-31 s, or
+    // 2^50 s and more, where the rounding of the 64-bit count and of the quotient (each up to
+    // 2^-3 s there, twice that from 2^51 s) could move the rounded second by one.
     const units = (BigInt(hi) << 32n) | BigInt(lo);
     const big = BigInt(m);
     return joinTimestamp(Number(units / big) + offsetSec, Number(units % big) / m);
   }
   const two32 = 4294967296 % m;
   const rem = (mulMod(hi % m, two32, m) + (lo % m)) % m;
-  const approx = (hi * 4294967296 + lo) / m;
   const sec = Math.round(approx - rem / m);
   return joinTimestamp(sec + offsetSec, rem / m);
 }

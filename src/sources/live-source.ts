@@ -78,7 +78,8 @@ export function kernelFilterFor(ast: FilterAst | null): string | null {
   // first IPv6 extension header, where the decoder walks the chain: let such IPv6 through.
   const v6 = /\b(tcp|udp|icmp)\[/.test(f) ? 'ip6' : '(ip6 and not (ip6[6] == 6 or ip6[6] == 17 or ip6[6] == 58))';
   // The same behind each of up to VLAN_DEPTH tags (QinQ and deeper); each `vlan` ends its term.
-  const plain = `(${f}) or ${v6} or ${TUNNELS}`;
+  // IPv4 fragments too: libpcap's tcp/udp tests hold for every fragment, the decoder's for the first
+  const plain = `(${f}) or ${v6} or ${TUNNELS} or (ip and ip[6:2] & 0x3fff != 0)`;
   let widened = `${plain} or vlan`;
   for (let d = 0; d < VLAN_DEPTH; d++) widened = `${plain} or (vlan and (${widened}))`;
   return widened;

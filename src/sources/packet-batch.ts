@@ -77,6 +77,7 @@ export function joinTimestamp(sec: number, frac: number): number {
 
 /** The spacing of doubles just below x (x > 0): half the usual where x is a power of two. */
 function ulp(x: number): number {
+  if (x === 0) return Number.MIN_VALUE; // (sec = -1: the largest double below 0 is -MIN_VALUE)
   const e = Math.floor(Math.log2(Math.abs(x)));
   const p = Math.pow(2, e);
   return x === p ? Math.pow(2, e - 53) : Math.pow(2, e - 52);

@@ -83,7 +83,7 @@ const KIND_FLOW = 0, KIND_HOP = 1, KIND_EGRESS = 2, KIND_QUEUE = 3;
 class Entry {
   readonly kind: number;
   readonly key: CollectorKey;
-  last = 0;
+  last = -Infinity;
   v0 = -1;
   v1 = -1;
   /** What the last event reported: a bin index (bin mode) or a value (threshold mode). */
@@ -318,6 +318,13 @@ export class ReferenceCollectorState {
     this.emit(e, 'expired', e.last + this.c.timeout, out);
   }
 
+  /** A flow seen again after its timeout: every key due by now expires (its hops with it). */
+  private staleFlow(f: Entry, ts: number, out: Out): boolean {
+    if (f.dead) return true;
+    if (ts - f.last > this.timeout) { this.expireBefore(ts, out); return true; }
+    return false;
+  }
+
   /** Keys seen again after their timeout, noticed before the next scan. */
   private stale(e: Entry | undefined, ts: number, out: Out): boolean {
     if (e === undefined || e.dead) return true;
@@ -349,7 +356,7 @@ export class ReferenceCollectorState {
       const bucket = (h ^ (h >>> 16)) & 0x3fffffff;
       f = this.flows4.get(bucket);
       while (f !== undefined && (f.a !== a || f.b !== b || f.ports !== ports || f.proto !== proto)) f = f.chain ?? undefined;
-      if (f !== undefined && this.stale(f, ts, out)) f = undefined;
+      if (f !== undefined && this.staleFlow(f, ts, out)) f = undefined;
       if (f === undefined) {
         const ip = p.ip!;
         f = this.newFlow(ip.src, ip.dst, proto, sport, dport);
@@ -363,7 +370,7 @@ export class ReferenceCollectorState {
     const ip = p.ip!;
     const src = ip.src, dst = ip.dst;
     f = this.flowsText.size === 0 ? undefined : this.flowsText.get(`${src} ${dst} ${proto} ${sport} ${dport}`);
-    if (f !== undefined && this.stale(f, ts, out)) f = undefined;
+    if (f !== undefined && this.staleFlow(f, ts, out)) f = undefined;
     if (f === undefined) {
       f = this.newFlow(src, dst, proto, sport, dport);
       this.flowsText.set(this.textKey(f.key), f);
@@ -394,7 +401,7 @@ export class ReferenceCollectorState {
     if (flow !== null) {
       const isNew = flow.fresh;
       flow.fresh = false;
-      flow.last = ts;
+      if (ts > flow.last) flow.last = ts;
       // path (traversal order = wire order reversed) and latency
       let changed = false;
       if (hasSw) {
@@ -443,7 +450,7 @@ export class ReferenceCollectorState {
             flow.hops!.set(sw, e);
             this.live.add(e);
             flow.hopAt[k] = e;
-            e.last = ts; e.v0 = v;
+            if (ts > e.last) e.last = ts; e.v0 = v;
             this.detect(e, true, ts, out, hopStep, 0);
             if (tail) this.hopTail(e, sw, i, inv, ts, out, r);
             continue;
@@ -452,7 +459,7 @@ export class ReferenceCollectorState {
           cached = e;
         }
         hop = cached;
-        hop.last = ts;
+        if (ts > hop.last) hop.last = ts;
         hop.v0 = v;
         if (v >= 0 && this.moved(v, hop.r0, hopStep)) this.detect(hop, false, ts, out, hopStep, 0);
       }
@@ -479,7 +486,7 @@ export class ReferenceCollectorState {
         if (hop !== null) { hop.egress = e; hop.egressPort = port; }
       }
       const v = h.egressTxUtil[i];
-      e.last = ts; e.v0 = v;
+      if (ts > e.last) e.last = ts; e.v0 = v;
       if (isNew || this.moved(v, e.r0, this.txUtilStep)) this.detect(e, isNew, ts, out, this.txUtilStep, 0);
     }
     if ((present & F_QUEUE_ID) !== 0 && (present & (F_QUEUE_OCCUPANCY | F_QUEUE_CONGESTION)) !== 0 && (inv & F_QUEUE_ID) === 0) {
@@ -497,7 +504,7 @@ export class ReferenceCollectorState {
         e = x;
         if (hop !== null) { hop.queue = e; hop.queueId = q; }
       }
-      e.last = ts;
+      if (ts > e.last) e.last = ts;
       e.v0 = (present & F_QUEUE_OCCUPANCY) !== 0 && (inv & F_QUEUE_OCCUPANCY) === 0 ? h.queueOccupancy[i] : -1;
       e.v1 = (present & F_QUEUE_CONGESTION) !== 0 && (inv & F_QUEUE_CONGESTION) === 0 ? h.queueCongestion[i] : -1;
       this.detect(e, isNew, ts, out, this.occupancyStep, this.congestionStep);

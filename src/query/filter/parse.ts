@@ -142,6 +142,7 @@ export function parseFilter(src: string): FilterAst {
           values.push(literal(field));
         }
         i++;
+        if (values.length === 0) throw syntax(src, pos, `'${field.name} in {}': the set is empty`);
         return { kind: 'in', field, values };
       }
       const v = literal(field);
