@@ -7,8 +7,8 @@
  * certificate for the URL's host gets no request, so no token. `tls.cert` and `tls.key` are this
  * client's own certificate, for a runtime that requires mutual TLS.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import { IntstreamError } from '../errors.ts';
 
 export interface ClientTls {
@@ -18,6 +18,14 @@ export interface ClientTls {
   cert?: string | Buffer;
   key?: string | Buffer;
 }
+
+// node:http and node:https (with TLS) load on the first call, not when a command module is
+// imported: every command's start-up (`intstream run`, `--version`) would pay for them.
+const load = createRequire(import.meta.url);
+let httpMod: typeof import('node:http') | undefined;
+let httpsMod: typeof import('node:https') | undefined;
+const nodeHttp = () => (httpMod ??= load('node:http') as typeof import('node:http'));
+const nodeHttps = () => (httpsMod ??= load('node:https') as typeof import('node:https'));
 
 export class RuntimeClient {
   readonly base: string;
@@ -45,7 +53,7 @@ export class RuntimeClient {
     const data = body !== undefined ? Buffer.from(JSON.stringify(body)) : undefined;
     const https = url.protocol === 'https:';
     return new Promise((resolve, reject) => {
-      const req = (https ? httpsRequest : httpRequest)(url, {
+      const req = (https ? nodeHttps() : nodeHttp()).request(url, {
         method,
         headers: {
           accept: opts.accept ?? 'application/json',

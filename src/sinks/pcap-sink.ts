@@ -8,7 +8,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { IntstreamError } from '../errors.ts';
-import { subsecondNs } from '../sources/packet-record-schema.ts';
+import { subsecondNs } from '../sources/ns-time.ts';
 
 /** Called by a local stage for each packet that passed its pushed-down filter. */
 export type PacketTap = (buf: Uint8Array, off: number, capLen: number, wireLen: number, ts: number, linkType: number) => void;

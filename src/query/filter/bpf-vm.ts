@@ -5,8 +5,8 @@
  * captured bytes, as the kernel would. A live capture hands the expression to the kernel as is.
  * HOT PATH for tasks that use it: no allocation per packet (one reused scratch memory).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IntstreamError } from '../../errors.ts';
@@ -27,6 +27,8 @@ export function compileBpf(expr: string, linkType: number): BpfProgram {
     hdr.writeUInt32LE(262144, 16); hdr.writeUInt32LE(linkType, 20);
     const file = join(dir, 'empty.pcap');
     writeFileSync(file, hdr);
+    // node:child_process loads only when a bpf: filter is compiled
+    const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
     const r = spawnSync('tcpdump', ['-ddd', '-r', file, expr], { encoding: 'utf8' });
     if (r.error) throw new IntstreamError('FILTER_SYNTAX', `filter "bpf: ${expr}": tcpdump is needed to compile BPF (${r.error.message})`, 'install tcpdump (npm run setup)');
     if (r.status !== 0) {
