@@ -1,7 +1,8 @@
 /**
  * Validates a submitted query file for the runtime without running it in the runtime's process:
  * the code runs in a child process (validate-child.ts) that
- *   - runs as `nobody` when the runtime runs as root (setuid/setgid, no supplementary groups);
+ *   - runs as `nobody` when the runtime runs as root (setuid/setgid, no supplementary groups),
+ *     if nobody can reach the package (else as root, said once in the log: validatorUser);
  *   - has an empty environment (no token, no paths of the runtime's);
  *   - runs under Node's permission model: it may read the package's own code and the one file
  *     holding the submitted text, and nothing else; no writes, no child processes, no workers,
@@ -13,10 +14,10 @@
  * submitted text. At most MAX_RUNNING validations run at once; more wait, up to MAX_WAITING.
  */
 import { spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IntstreamError, type ErrorCode } from '../errors.ts';
 
@@ -79,6 +80,36 @@ async function slot(): Promise<() => void> {
 const invalid = (message: string, hint?: string) => new IntstreamError('TASK_INVALID', message, hint);
 
 /**
+ * Whether every directory from / down to `path` lets other users through (o+x): `nobody`
+ * cannot reach a package installed under a private folder (/root, a 0700 temp dir).
+ */
+function othersCanReach(path: string): boolean {
+  let p = resolve(path);
+  for (;;) {
+    try { if ((statSync(p).mode & 0o001) === 0) return false; } catch { return false; }
+    const up = dirname(p);
+    if (up === p) return true;
+    p = up;
+  }
+}
+
+let warnedPrivate = false;
+
+/**
+ * The user the validator runs as, when the runtime runs as root: `nobody`, if it can reach
+ * intstream's files and the Node binary; otherwise root itself (still under Node's permission
+ * model, with the time and memory limits and an empty environment), said once in the log.
+ */
+function validatorUser(): { uid: number; gid: number } | null {
+  if (othersCanReach(ROOT) && othersCanReach(dirname(process.execPath))) return nobody();
+  if (!warnedPrivate) {
+    warnedPrivate = true;
+    process.stderr.write(`intstream runtime: warning: user nobody cannot reach ${ROOT}; query files are validated as this user (still without writes, child processes or environment, within the time and memory limits): install intstream where other users may read it to drop privileges\n`);
+  }
+  return null;
+}
+
+/**
  * Validates `code` with `params` and `window` in an unprivileged child process. Throws an
  * IntstreamError (TASK_INVALID, FILTER_SYNTAX, USAGE) with a message fit for the client.
  */
@@ -88,8 +119,7 @@ export async function validateCode(code: string, params: Record<string, string>,
   try {
     const file = join(dir, 'task.ts');
     writeFileSync(file, code, { mode: 0o600 });
-    const root = process.getuid?.() === 0;
-    const who = root ? nobody() : null;
+    const who = process.getuid?.() === 0 ? validatorUser() : null;
     if (who) { chownSync(dir, who.uid, who.gid); chownSync(file, who.uid, who.gid); }
     const args = [
       '--permission', ...[dir, ...readable()].map((p) => `--allow-fs-read=${p}`),
