@@ -100,6 +100,9 @@ export class Plan {
   lastAggregateIndex = -1;
 }
 
+/** Sliding windows an element may join (size / slide). */
+export const MAX_WINDOWS_PER_ELEMENT = 10_000;
+
 function parseWindow(spec: number | { size: number; slide?: number }): WindowSpec {
   const size = typeof spec === 'number' ? spec : spec.size;
   const slide = typeof spec === 'number' ? size : spec.slide ?? size;
@@ -107,6 +110,10 @@ function parseWindow(spec: number | { size: number; slide?: number }): WindowSpe
     throw new IntstreamError('TASK_INVALID', `window size and slide must be positive seconds (got size ${size}, slide ${slide})`);
   }
   if (slide > size) throw new IntstreamError('TASK_INVALID', `window slide ${slide} s is longer than its size ${size} s: elements would fall between windows`);
+  // every element joins size/slide windows: past this, one packet is a second of work
+  if (size / slide > MAX_WINDOWS_PER_ELEMENT) {
+    throw new IntstreamError('TASK_INVALID', `window size ${size} s over slide ${slide} s puts every element into ${Math.round(size / slide)} windows (at most ${MAX_WINDOWS_PER_ELEMENT})`);
+  }
   return { size, slide };
 }
 
