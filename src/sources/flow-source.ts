@@ -95,7 +95,6 @@ export class FlowUdpSource implements PacketSource {
   private readonly pool: FlowRecordView[] = [];
   private readonly items: (FlowRecordView | null)[];
   private dropped = 0;
-  private dropsCheckedMs = 0;
   /** Event time during silence (heartbeats). */
   private readonly clock = new IdleClock(HEARTBEAT_MS);
   private readonly onRecord = (r: FlowRecord) => this.addRecord(r);
@@ -232,10 +231,7 @@ export class FlowUdpSource implements PacketSource {
     for (const [reason, n] of Object.entries(this.decoder.counters.skipped)) {
       if (n > 0) this.skipped.counts.set(`flow_${reason.replace(/-/g, '_')}`, n);
     }
-    if (!final && Date.now() - this.dropsCheckedMs < 1000) return;
-    this.dropsCheckedMs = Date.now();
-    const d = this.rx.kernelDrops();
-    if (d) this.skipped.counts.set('udp_kernel_drops', d);
+    this.rx.countKernelDrops(this.skipped, final);
   }
 
   /** Datagram and decoder counters for --stats. */

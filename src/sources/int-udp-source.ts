@@ -79,7 +79,6 @@ export class IntUdpSource implements PacketSource {
   private lent: PacketBatch | null = null;
   /** Event time during silence: arrival times are the wall clock, so it runs from open(). */
   private readonly clock = new IdleClock(HEARTBEAT_MS);
-  private dropsCheckedMs = 0;
   /** Address bytes of the bound socket, for the rebuilt headers. */
   private local4 = new Uint8Array(4);
   private local6 = new Uint8Array(16);
@@ -172,14 +171,6 @@ export class IntUdpSource implements PacketSource {
     return true;
   }
 
-  /** The kernel's drops of the socket as a skip reason (read at most once a second, and at the end). */
-  private syncKernelDrops(force = false): void {
-    if (!force && Date.now() - this.dropsCheckedMs < 1000) return;
-    this.dropsCheckedMs = Date.now();
-    const d = this.rx.kernelDrops();
-    if (d) this.skipped.counts.set('udp_kernel_drops', d);
-  }
-
   async nextBatch(): Promise<PacketBatch | null> {
     if (this.lent) { this.lent.count = 0; this.free.push(this.lent); this.lent = null; }
     for (;;) {
@@ -189,10 +180,10 @@ export class IntUdpSource implements PacketSource {
         this.cur = this.newBatch();
         this.curBytes = 0;
       }
-      this.syncKernelDrops();
+      this.rx.countKernelDrops(this.skipped);
       const b = this.ready.shift();
       if (b) { this.lent = b; this.clock.delivered(b.ts, b.count); return b; }
-      if (this.rx.closed) { this.syncKernelDrops(true); return null; }
+      if (this.rx.closed) { this.rx.countKernelDrops(this.skipped, true); return null; }
       const waitedFrom = Date.now();
       await this.rx.wait();
       if (this.ready.length === 0 && this.cur.count === 0 && !this.rx.closed && Date.now() - waitedFrom >= HEARTBEAT_MS / 2) {

@@ -9,6 +9,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import type { SkipCounters } from '../decode/skip-counters.ts';
 import { IntstreamError } from '../errors.ts';
 
 export interface UdpSpec {
@@ -60,6 +61,7 @@ export class UdpReceiver {
   private waiter: (() => void) | null = null;
   private wakeQueued = false;
   private kernelDropsAtClose: number | null = null;
+  private dropsCheckedMs = 0;
   private readonly onSignal = () => this.finish();
   private readonly wakeNow = () => {
     this.wakeQueued = false;
@@ -133,6 +135,17 @@ export class UdpReceiver {
    * column of its line in /proc/net/udp or udp6 (found by the bound port); null where that
    * cannot be read. After finish(), the count read just before the socket closed.
    */
+  /**
+   * Puts the kernel's drops into a source's skip counters as `udp_kernel_drops`: read at most
+   * once a second (a /proc read), and always when `now` (at the end of input).
+   */
+  countKernelDrops(skipped: SkipCounters, now = false): void {
+    if (!now && Date.now() - this.dropsCheckedMs < 1000) return;
+    this.dropsCheckedMs = Date.now();
+    const d = this.kernelDrops();
+    if (d) skipped.counts.set('udp_kernel_drops', d);
+  }
+
   kernelDrops(): number | null {
     if (this.closed) return this.kernelDropsAtClose;
     const port = this.sock?.address().port;
