@@ -59,7 +59,7 @@ export class LocalProcessor {
    * ('source', where the source can), in the packet loop before decoding ('loop'), or nowhere.
    */
   prefilter: 'source' | 'loop' | 'off' = 'source';
-  /** Called with each packet that passed the pushed-down filter (`--sink pcap:`); packet sources only. */
+  /** Called with each packet that passed the pushed-down filter (`--sink pcap:`): captured packets, sFlow's sampled headers, a report datagram once if any of its reports passed; flow records are no packets. */
   tap: PacketTap | null = null;
   readonly windows = new Map<number, number[]>();
   private readonly dirtyWindows = new Set<number>();
@@ -164,7 +164,7 @@ export class LocalProcessor {
    * sampling rate. Kept apart from the packet loop above, which stays as it was.
    */
   private runMixedBatch(b: PacketBatch, p: Packet, pred: PacketPredicate | null, maxTs: number): number {
-    const head = this.stage.head, malformed = this.malformed, src = this.index;
+    const head = this.stage.head, malformed = this.malformed, src = this.index, tap = this.tap;
     const n = b.count, buf = b.buf, dataOff = b.dataOff, capLen = b.capLen, wireLen = b.wireLen, ts = b.ts, linkType = b.linkType;
     const items = b.items, rate = b.sampleRate;
     let passed = 0;
@@ -198,6 +198,7 @@ export class LocalProcessor {
       if (p.status !== OK) malformed.bump(p.reason);
       if (pred !== null && !pred(p)) continue;
       passed++;
+      if (tap !== null) tap(buf, dataOff[i], capLen[i], wireLen[i], t, linkType[i]);
       head.push(p, t, null);
     }
     if (W > 0 && wStart !== Infinity) this.countWindow(wStart, n - wFirst, passed - wPassed, 0);
@@ -215,7 +216,7 @@ export class LocalProcessor {
    * Kept apart from the packet loop, which stays as it was for other sources.
    */
   private runIntBatch(b: PacketBatch, p: Packet, pred: PacketPredicate | null, maxTs: number): number {
-    const head = this.stage.head, malformed = this.malformed, env = this.env, lateness = env.lateness;
+    const head = this.stage.head, malformed = this.malformed, env = this.env, lateness = env.lateness, tap = this.tap;
     const n = b.count, buf = b.buf, dataOff = b.dataOff, capLen = b.capLen, wireLen = b.wireLen, ts = b.ts, linkType = b.linkType;
     const r = p.intReport!;
     if (b.clock > maxTs) { maxTs = b.clock; env.sourceWm = maxTs - lateness; }
@@ -232,16 +233,18 @@ export class LocalProcessor {
         if (wStart !== Infinity) this.countWindow(wStart, i - wFirst, passed - wPassed, 0);
         wStart = Math.floor(t / W) * W; wEnd = wStart + W; wFirst = i; wPassed = passed;
       }
-      if (pred === null || pred(p)) { passed++; head.push(p, t, null); }
-      if (p.intStatus < 0) continue;
+      let kept = pred === null || pred(p);
+      if (kept) { passed++; head.push(p, t, null); }
       // further coalesced reports; each next offset lies past the previous one (a finite loop)
-      for (let at = r.nextReportOffset; at >= 0;) {
+      if (p.intStatus >= 0) for (let at = r.nextReportOffset; at >= 0;) {
         decodePacketIntReport(p, buf, dataOff[i], capLen[i], wireLen[i], t, linkType[i], at);
         if (p.status !== OK) malformed.bump(p.reason);
         const ok = p.intStatus === 0 && r.reportOffset === at, next = r.nextReportOffset;
-        if (ok && (pred === null || pred(p))) { passed++; head.push(p, t, null); }
+        if (ok && (pred === null || pred(p))) { passed++; head.push(p, t, null); kept = true; }
         at = next > at ? next : -1;
       }
+      // the datagram once, when any of its reports passed (`--sink pcap:`)
+      if (kept && tap !== null) tap(buf, dataOff[i], capLen[i], wireLen[i], t, linkType[i]);
     }
     if (W > 0 && wStart !== Infinity) this.countWindow(wStart, n - wFirst, passed - wPassed, 0);
     this.read += n;

@@ -7,11 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { haveTshark } from '../support/tshark.ts';
+import { encodeReport, encodeReportFrame, pcapFile } from '../../src/gen/int-gen.ts';
+import { flowPerPathSeries } from '../../src/int/gen-series.ts';
 import { BIN, CAPTURES } from '../support/run-cli.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -64,6 +66,16 @@ describe('pcap and pcapng sinks', { skip: haveTshark() ? false : 'tshark not ins
       });
     }
   }
+
+  test('INT reports in a capture: each report datagram is written once', () => {
+    const next = flowPerPathSeries({ version: '2.0', hops: 3, seed: 4, paths: 2 });
+    const input = join(tmp, 'int.pcap');
+    writeFileSync(input, pcapFile(Array.from({ length: 50 }, (_, k) => encodeReportFrame(encodeReport(structuredClone(next(k))).bytes)), 1_700_000_000_000_000, 1000));
+    const out = join(tmp, 'int-out.pcap');
+    run(['int-collector', '--source', `pcap:${input}`, '-p', 'int_port=32766', '--sink', `pcap:${out}`]);
+    // every frame carries a report that passes the task's filter ('int')
+    assert.equal(dump(out), dump(input));
+  });
 
   test('several link types: pcapng keeps every one, classic pcap counts the others', () => {
     const input = join(CAPTURES, 'pcapng/many_interfaces-1.pcapng');
