@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'CAPTURE_IO' // the file cannot be read
   | 'TRANSPORT' // the transport between stages failed
   | 'KAFKA_UNREACHABLE'
+  | 'KAFKA_AUTH' // the TLS handshake or the SASL authentication with a Kafka broker failed
   | 'SINK' // an output sink (InfluxDB, Prometheus, Kafka) cannot take results
   | 'UNSUPPORTED' // this Node.js lacks what the command needs
   | 'INTERNAL';

@@ -3,6 +3,7 @@
  * runtime failures exit 1 (docs/contracts.md), never with a stack trace unless INTSTREAM_DEBUG=1.
  */
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, IntstreamError } from '../errors.ts';
 import { appsCommand } from './apps-command.ts';
@@ -17,6 +18,7 @@ import { stopCommand } from './stop-command.ts';
 import { deleteCommand } from './delete-command.ts';
 import { intGenCommand } from './int-gen-command.ts';
 import { exportCommand } from './export-command.ts';
+import { KAFKA_CONFIG_ENV, kafkaSecurity } from '../transport/kafka-security.ts';
 
 /** The package's version (package.json sits two levels up from src/cli and from dist/cli). */
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -33,7 +35,16 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .option('--kafka-config <file>', `Kafka client config for every Kafka client of the command (TLS, SASL/SCRAM), Java/librdkafka properties: security.protocol, sasl.mechanism, sasl.username, sasl.password, ssl.ca.location, ... (docs/contracts.md); default $${KAFKA_CONFIG_ENV}`)
+    // the one place it is applied: the environment, so child processes (GSP workers, ...) inherit it;
+    // read now so that a bad file fails before the command starts
+    .hook('preAction', (root) => {
+      const file = root.opts<{ kafkaConfig?: string }>().kafkaConfig;
+      if (file === undefined) return;
+      process.env[KAFKA_CONFIG_ENV] = resolve(file);
+      kafkaSecurity();
+    });
   for (const c of [runCommand(), exportCommand(), appsCommand(), intGenCommand(), runtimeCommand(), agentCommand(), gspCommand(), submitCommand(), tasksCommand(), resultsCommand(), stopCommand(), deleteCommand()]) {
     c.exitOverride();
     c.showHelpAfterError('(run with --help for usage)');

@@ -9,9 +9,13 @@
  *   partition.
  * - Consumers join a consumer group, never autocommit, and yield batches; a batch's `commit()` stores
  *   the offsets after its last record of each partition.
+ * - Every client connects as the Kafka client config file says (TLS, SASL/SCRAM: kafka-security.ts,
+ *   `intstream --kafka-config FILE` or INTSTREAM_KAFKA_CONFIG, read once), plaintext without one.
  * - Every failure is an IntstreamError: code 'KAFKA_UNREACHABLE' when no broker answers (the message
- *   names the bootstrap address), 'TRANSPORT' for anything else the broker or the client refused.
- *   The client's own error is kept as `cause`.
+ *   names the bootstrap address), 'KAFKA_AUTH' when the TLS handshake or the SASL authentication
+ *   fails (the message says which: certificate not trusted, wrong user or password, broker wants
+ *   TLS), 'TRANSPORT' for anything else the broker or the client refused. The client's own error
+ *   is kept as `cause`.
  */
 import {
   Admin,
@@ -22,6 +26,7 @@ import {
   type MessagesStream,
 } from '@platformatic/kafka';
 import { IntstreamError } from '../errors.ts';
+import { kafkaSecurity, loadedKafkaSecurity, KAFKA_CONFIG_ENV } from './kafka-security.ts';
 
 /** One broker address `host:port`, or several; the first that answers is used for discovery. */
 export type Bootstrap = string | readonly string[];
@@ -174,16 +179,78 @@ function innermostMessage(err: unknown, depth = 0): string {
   return own;
 }
 
+/** The first error in `err`'s chain (causes, aggregated errors) that `pred` accepts. */
+function findError(err: unknown, pred: (e: { code?: unknown; message?: unknown }) => boolean, depth = 0): { code?: unknown; message?: unknown } | undefined {
+  if (depth > 8 || err === null || typeof err !== 'object') return undefined;
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
+  if (pred(e)) return e;
+  if (Array.isArray(e.errors)) {
+    for (const x of e.errors) {
+      const f = findError(x, pred, depth + 1);
+      if (f) return f;
+    }
+  }
+  return findError(e.cause, pred, depth + 1);
+}
+
+/** Node's codes for a broker certificate that does not verify. */
+const CERT_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'CERT_REVOKED', 'CERT_REJECTED', 'INVALID_CA', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+const AUTH_HINT = `check the Kafka client config given by --kafka-config FILE (or ${KAFKA_CONFIG_ENV}): security.protocol, sasl.mechanism, sasl.username/sasl.password, ssl.ca.location (docs/contracts.md)`;
+
+/** The 'KAFKA_AUTH' message for a failed TLS handshake or SASL authentication; undefined for other errors. */
+function authFailure(err: unknown, bootstrap: string, operation: string): string | undefined {
+  const sec = loadedKafkaSecurity();
+  const msg = (e: { message?: unknown }) => (typeof e.message === 'string' ? e.message : '');
+  const sasl = findError(err, (e) => e.code === 'PLT_KFK_AUTHENTICATION');
+  if (sasl) {
+    const who = sec?.sasl ? ` for user '${sec.sasl.username}' with mechanism ${sec.sasl.mechanism}` : '';
+    if (msg(sasl).includes('suitable SASL mechanism')) {
+      return `Kafka ${operation}: the broker at ${bootstrap} does not accept SASL mechanism ${sec?.sasl?.mechanism ?? '(none)'} on this port`;
+    }
+    return `Kafka ${operation}: SASL authentication failed at ${bootstrap}${who} (wrong user or password, or the user has no credentials for this mechanism)`;
+  }
+  const cert = findError(err, (e) => typeof e.code === 'string' && CERT_CODES.has(e.code));
+  if (cert) {
+    const what = cert.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+      ? 'the broker certificate does not name the host connected to'
+      : cert.code === 'CERT_HAS_EXPIRED' || cert.code === 'CERT_NOT_YET_VALID'
+        ? 'the broker certificate is not valid at this date'
+        : `the broker certificate is not trusted${sec?.tls?.ca ? ' by the CA of ssl.ca.location' : ' (no ssl.ca.location: Node\'s built-in CAs)'}`;
+    return `Kafka ${operation}: TLS handshake with ${bootstrap} failed: ${what} (${String(cert.code)}: ${msg(cert)})`;
+  }
+  if (findError(err, (e) => msg(e) === 'Broker requires TLS.')) {
+    return `Kafka ${operation}: the broker at ${bootstrap} requires TLS, but this client connects in plaintext (security.protocol=${sec?.protocol ?? 'PLAINTEXT, no Kafka client config'})`;
+  }
+  const tls = sec?.tls ? findError(err, (e) => /TLS handshake failed/.test(msg(e)) || (typeof e.code === 'string' && (e.code.startsWith('ERR_SSL_') || e.code === 'EPROTO'))) : undefined;
+  if (tls) {
+    return `Kafka ${operation}: TLS handshake with ${bootstrap} failed (${msg(tls)}): does the port speak TLS, and does the broker accept this client?`;
+  }
+  return undefined;
+}
+
 /** Wraps any client error into an IntstreamError naming the operation and the broker address. */
 export function wrapKafkaError(err: unknown, bootstrap: string, operation: string): IntstreamError {
   if (err instanceof IntstreamError) return err;
-  const wrapped = isUnreachable(err)
-    ? new IntstreamError(
-        'KAFKA_UNREACHABLE',
-        `Kafka ${operation}: no broker answers at ${bootstrap} (${innermostMessage(err)})`,
-        'start one with: npm run kafka:up (or give the address of a running broker)',
-      )
-    : new IntstreamError('TRANSPORT', `Kafka ${operation} at ${bootstrap} failed: ${innermostMessage(err)}`);
+  const auth = authFailure(err, bootstrap, operation);
+  // a broker that closes a connection it accepted (rather than refusing it) may want TLS or SASL
+  const closed = findError(err, (e) => e.message === 'Connection closed') !== undefined &&
+    findError(err, (e) => e.code === 'ECONNREFUSED') === undefined;
+  const wrapped = auth !== undefined
+    ? new IntstreamError('KAFKA_AUTH', auth, AUTH_HINT)
+    : isUnreachable(err)
+      ? new IntstreamError(
+          'KAFKA_UNREACHABLE',
+          `Kafka ${operation}: no broker answers at ${bootstrap} (${innermostMessage(err)})`,
+          closed
+            ? `the broker accepted the connection and closed it: if it wants TLS or SASL, ${AUTH_HINT}`
+            : 'start one with: npm run kafka:up (or give the address of a running broker)',
+        )
+      : new IntstreamError('TRANSPORT', `Kafka ${operation} at ${bootstrap} failed: ${innermostMessage(err)}`);
   (wrapped as Error).cause = err;
   return wrapped;
 }
@@ -241,17 +308,25 @@ function brokers(bootstrap: Bootstrap): string[] {
 }
 
 function baseOptions(o: ClientOptions) {
+  const security = kafkaSecurity(); // TLS and SASL of the Kafka client config, if any
   return {
     clientId: o.clientId ?? 'intstream',
     bootstrapBrokers: brokers(o.bootstrap),
     retries: o.retries ?? 3,
     ...(o.timeoutMs !== undefined ? { timeout: o.timeoutMs } : {}),
+    ...(security?.tls ? { tls: security.tls } : {}),
+    ...(security?.sasl ? { sasl: { ...security.sasl } } : {}),
   };
 }
 
 const toBuffer = (v: Buffer | string): Buffer => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
 
-async function withAdmin<T>(options: ClientOptions, op: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with an admin client (connected as every client here: TLS, SASL), closed after; a
+ * failure is wrapped as wrapKafkaError does, naming `op`. For admin requests this module does not
+ * wrap itself (e.g. kafka-source.ts moving a group's offsets).
+ */
+export async function withAdmin<T>(options: ClientOptions, op: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
   const address = brokers(options.bootstrap).join(',');
   const admin = new Admin(baseOptions(options));
   try {
@@ -455,13 +530,15 @@ export async function createConsumer(options: ConsumerOptions): Promise<KafkaCon
  * Creates `name` with `partitions` partitions (replication factor `replicas`, default 1) and waits
  * (at most 15 s) until every partition has a leader that answers for it (ListOffsets succeeds), so a
  * producer started next is not refused. An existing topic is left as it is: `created` is then false
- * and `partitions` its actual count.
+ * and `partitions` its actual count. `configs` are topic configurations set at creation (e.g.
+ * `{ 'cleanup.policy': 'compact' }`).
  */
 export async function createTopic(
   bootstrap: Bootstrap,
   name: string,
   partitions: number,
   replicas = 1,
+  configs: Readonly<Record<string, string>> = {},
 ): Promise<{ created: boolean; partitions: number }> {
   if (!Number.isInteger(partitions) || partitions < 1) {
     throw new IntstreamError('USAGE', `Kafka topic '${name}': partitions must be a positive integer, got ${partitions}`);
@@ -469,7 +546,7 @@ export async function createTopic(
   return withAdmin({ bootstrap }, `create topic '${name}'`, async (admin) => {
     let created = true;
     try {
-      await admin.createTopics({ topics: [name], partitions, replicas });
+      await admin.createTopics({ topics: [name], partitions, replicas, configs: Object.entries(configs).map(([k, value]) => ({ name: k, value })) });
     } catch (err) {
       if (!innermostMessage(err).toLowerCase().includes('already exists') && !hasKafkaErrorCode(err, 36)) throw err;
       created = false;

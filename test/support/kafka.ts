@@ -9,9 +9,13 @@
  * Each broker gets a fresh data dir in the OS temp dir (wiped by stop()); the jars stay in the
  * cache (scripts/kafka.sh fetch, INTSTREAM_CACHE). If the port or port+1 (controller) is taken, the
  * next free pair above it is used: read `bootstrap`, not the port you asked for.
+ *
+ *   const kafka = await startKafka({ port: 21092, secure: true });
+ *   // TLS + SASL/SCRAM listener (scripts/kafka.sh up --secure); kafka.clientConfig is the client
+ *   // config file for --kafka-config / INTSTREAM_KAFKA_CONFIG (user, password, CA: kafka.secure)
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,6 +29,10 @@ export interface KafkaBroker {
   readonly bootstrap: string;
   readonly port: number;
   readonly dataDir: string;
+  /** With `secure`: the client config file scripts/kafka.sh wrote (for --kafka-config). */
+  readonly clientConfig?: string;
+  /** With `secure`: the SCRAM user and password, and the CA file that signed the broker's certificate. */
+  readonly secure?: { username: string; password: string; caFile: string };
   /** Stops the broker and removes its data dir (unless it was given). Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -103,6 +111,8 @@ export interface StartKafkaOptions {
   dataDir?: string;
   /** Milliseconds allowed for the one-time jar fetch. Default 10 minutes. */
   fetchTimeoutMs?: number;
+  /** TLS + SASL/SCRAM listener (scripts/kafka.sh up --secure); see KafkaBroker.clientConfig. */
+  secure?: boolean;
 }
 
 /** Fetches the jars if needed, formats a fresh KRaft node and starts it; resolves once it answers. */
@@ -119,7 +129,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   installExitHook();
   let out: { stdout: string };
   try {
-    out = await run(['up', '--port', String(port)], env, 120_000);
+    out = await run(['up', '--port', String(port), ...(options.secure ? ['--secure'] : [])], env, 120_000);
   } catch (err) {
     await run(downArgs, env, 60_000).catch(() => undefined);
     if (own) rmSync(dataDir, { recursive: true, force: true });
@@ -128,11 +138,18 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   }
   const bootstrap = out.stdout.trim().split('\n').pop() ?? '';
   if (bootstrap !== `127.0.0.1:${port}`) throw new Error(`scripts/kafka.sh up printed '${bootstrap}', expected 127.0.0.1:${port}`);
+  let secure: KafkaBroker['secure'];
+  const clientConfig = options.secure ? join(dataDir, 'client.properties') : undefined;
+  if (clientConfig) {
+    const [username, password] = readFileSync(join(dataDir, 'tls', 'scram'), 'utf8').split('\n');
+    secure = { username, password, caFile: join(dataDir, 'tls', 'ca.pem') };
+  }
   let stopped = false;
   return {
     bootstrap,
     port,
     dataDir,
+    ...(clientConfig ? { clientConfig, secure } : {}),
     async stop() {
       if (stopped) return;
       stopped = true;
