@@ -227,7 +227,7 @@ export async function runExport(o: ExportOptions): Promise<ExportStats> {
     timer = setInterval(() => {
       let read = 0, total: number | undefined = 0;
       for (const l of locals) {
-        const p = l.source.progress();
+        const p = l.source.status();
         read += p.bytes;
         total = total === undefined || p.total === undefined ? undefined : total + p.total;
       }
@@ -272,6 +272,6 @@ export async function runExport(o: ExportOptions): Promise<ExportStats> {
     elapsed_s: +elapsed.toFixed(3),
     packets_per_s: elapsed > 0 ? Math.round(read / elapsed) : 0,
     warnings: sources.flatMap((s) => s.warnings),
-    failures: sources.flatMap((s) => { const f = s.failure?.(); return f ? [`${s.name}: ${f}`] : []; }),
+    failures: sources.flatMap((s) => { const f = s.status().failure; return f ? [`${s.name}: ${f}`] : []; }),
   };
 }

@@ -6,10 +6,10 @@
  */
 import { decodePacket, decodePacketIntReport } from '../decode/decoder.ts';
 import { Packet } from '../decode/packet.ts';
-import { configurePacketInt, type IntDecodeOptions } from '../decode/int-view.ts';
+import { configurePacketInt, intDecodeEnabled, type IntDecodeOptions } from '../decode/int-view.ts';
 import { OK } from '../decode/status.ts';
 import { buildStage, pollStage, settleStage, type SplitPlan, type Stage } from '../query/pipeline.ts';
-import { compileRawReject, interpretFilter, type PacketPredicate } from '../query/filter-expr.ts';
+import { compileRawReject, interpretFilter, type PacketPredicate, type RawReject } from '../query/filter-expr.ts';
 import type { PacketBatch } from '../sources/packet-batch.ts';
 import type { StageEnv } from '../query/operator.ts';
 import { SkipCounters } from '../decode/skip-counters.ts';
@@ -34,6 +34,16 @@ export interface LocalStats {
   kernel?: KernelStats;
 }
 
+/**
+ * The raw pre-filter for a task on a source: the records the pushed-down filter surely rejects,
+ * told from their raw bytes before decoding. Null when there is no pushed-down filter, on record
+ * sources, and when INT decoding changes what a packet is.
+ */
+export function rawRejectFor(split: SplitPlan, decode: IntDecodeOptions | undefined, records: boolean): RawReject | null {
+  const pd = split.pushdown;
+  return pd && !records && !intDecodeEnabled(decode) ? compileRawReject(pd.ast) : null;
+}
+
 /** Per-window counters kept for late elements (takeWindows); halved when exceeded. */
 export const MAX_WINDOWS = 4096;
 
@@ -55,21 +65,30 @@ export class LocalProcessor {
    */
   windowSize = 0;
   /**
-   * Where the raw pre-filter (compileRawReject) runs: in a capture file source while it parses
-   * ('source', where the source can), in the packet loop before decoding ('loop'), or nowhere.
+   * Where the raw pre-filter (rawRejectFor) runs: in the source while it frames records, given
+   * to it when it was opened ('source'), in the packet loop before decoding ('loop'), or nowhere
+   * ('off'). The local stage (local-stage.ts) sets it from the source's traits.
    */
-  prefilter: 'source' | 'loop' | 'off' = 'source';
+  prefilter: 'source' | 'loop' | 'off' = 'loop';
   /** Called with each packet that passed the pushed-down filter (`--sink pcap:`): captured packets, sFlow's sampled headers, a report datagram once if any of its reports passed; flow records are no packets. */
   tap: PacketTap | null = null;
+  /**
+   * Resume checkpoints (an agent on a capture file, control/resume-point.ts): the source's time
+   * (latest timestamp read) to start from when the source opens mid-file, -Infinity otherwise;
+   * and a hook called before each batch is read with the source's time and the items read so
+   * far. Once per batch, never per packet.
+   */
+  startTime = -Infinity;
+  beforeBatch: ((maxTs: number, read: number) => void) | null = null;
   readonly windows = new Map<number, number[]>();
   private readonly dirtyWindows = new Set<number>();
 
-  /** Per-source decoding (INT); the source's own decodeOptions when not given. */
+  /** Per-source decoding (INT); the source's traits.decode when not given. */
   private readonly decode: IntDecodeOptions | undefined;
 
   constructor(index: number, source: PacketSource, split: SplitPlan, env: StageEnv, send: (msg: StageMessage) => Promise<void>, decode?: IntDecodeOptions) {
     this.index = index;
-    this.decode = decode ?? source.decodeOptions;
+    this.decode = decode ?? source.traits.decode ?? undefined;
     this.source = source;
     this.split = split;
     this.env = env;
@@ -86,20 +105,18 @@ export class LocalProcessor {
     // Record sources (flow export): the pushed-down filter reads through the field getters.
     const pd = this.split.pushdown;
     const pred = pd ? (this.env.records ? interpretFilter(pd.ast, true) : pd.predicate) : null;
-    // Packets the pushed-down filter surely rejects, told from their raw bytes before decoding
-    // (Ethernet records only; not when INT decoding changes what a packet is).
-    let raw = pd && this.prefilter !== 'off' && !this.env.records && !intReports && p.intMdPort === 0 && p.intMdDscpMask === 0 ? compileRawReject(pd.ast) : null;
-    // A capture file applies it itself while parsing: those records never reach this loop.
-    if (raw !== null && this.prefilter === 'source' && this.source.setPrefilter) {
-      this.source.setPrefilter(raw, this.windowSize);
-      raw = null;
-    }
+    // Packets the pushed-down filter surely rejects, told from their raw bytes before decoding;
+    // a source that applies it itself while framing ('source') never hands them to this loop.
+    const raw = this.prefilter === 'loop' ? rawRejectFor(this.split, this.decode, !!this.env.records) : null;
     const head = this.stage.head;
     const malformed = this.malformed;
     const env = this.env, lateness = env.lateness;
     const tap = this.tap;
-    let maxTs = -Infinity;
+    // opened mid-file: the time read before the resume point holds as it did then (lateness, closed windows)
+    let maxTs = this.startTime;
+    if (maxTs > -Infinity) { env.sourceWm = maxTs - lateness; head.advance(maxTs - lateness); }
     for (;;) {
+      this.beforeBatch?.(maxTs, this.read);
       const b = await this.source.nextBatch();
       if (b === null) break;
       if (intReports && b.items === null && b.sampleRate === null) {
@@ -299,18 +316,19 @@ export class LocalProcessor {
   }
 
   stats(): LocalStats {
+    const status = this.source.status();
     const skipped = new Map(this.source.skipped.counts);
     for (const [k, v] of this.env.skipped.counts) skipped.set(k, (skipped.get(k) ?? 0) + v);
     return {
       source: this.source.name,
       items_read: this.read,
-      bytes_read: this.source.progress().bytes,
+      bytes_read: status.bytes,
       malformed: this.malformed.toJSON(),
       skipped: Object.fromEntries([...skipped].sort()),
       after_filter: this.passed,
       local_out: this.sent,
-      ...(this.source.sourceCounters ? { counters: this.source.sourceCounters() } : {}),
-      ...(this.source.kernelStats?.() ? { kernel: this.source.kernelStats!()! } : {}),
+      ...(status.counters ? { counters: status.counters } : {}),
+      ...(status.kernel ? { kernel: status.kernel } : {}),
     };
   }
 }

@@ -40,7 +40,7 @@ export interface StageEnv {
   sourceWm?: number;
   sendProbe(req: ProbeRequest): Promise<ProbeResult>;
   /**
-   * Items may be records (flow-record.ts) as well as packets (a source of itemKind 'records'):
+   * Items may be records (flow-record.ts) as well as packets (a source whose traits.items is 'records'):
    * declarative filters and field keys read through the field getters, never Packet internals.
    * Decided once when the stage is built.
    */

@@ -17,6 +17,8 @@ export interface ByteInput {
   readSync?(buf: Uint8Array, off: number, len: number): number;
   /** Total size in bytes when known (files), else undefined. */
   readonly size: number | undefined;
+  /** Moves the next read to this byte offset, where the input allows it (regular files). */
+  seek?(position: number): void;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function openFileInput(path: string): Promise<ByteInput> {
       pos += n;
       return n;
     } : undefined,
+    seek: st.isFile() ? (position) => { pos = position; } : undefined,
     close: () => fh.close(),
   };
 }

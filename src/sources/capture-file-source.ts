@@ -17,6 +17,12 @@
  *   OPB 2 (obsolete): if_id(2) drops(2) ts_hi(4) ts_lo(4) caplen(4) origlen(4) data.
  *   Every other block type is skipped by its length.
  *
+ * Opening mid-file (an agent resuming a task, control/resume-point.ts): `resumePoint()` between
+ * batches says where the next record starts and what the parser must know there (pcapng: the
+ * section's byte order, its interface descriptions so far, the time a Simple Packet Block would
+ * inherit); a source made with `{ start }` checks the file's header as usual, then seeks to that
+ * offset (a record or block boundary) with that state, so nothing before it is read again.
+ *
  * Lengths in record and block headers are checked before any buffer is sized by them: a pcap
  * caplen above the file's snaplen (at least libpcap's 262144, at most MAX_RECORD_CAP), a pcapng
  * block above MAX_BLOCK, or a record that runs past the end of a file of known size ends that
@@ -27,7 +33,7 @@ import type { RawReject } from '../query/filter-expr.ts';
 import type { ByteInput } from './byte-input.ts';
 import { joinTimestamp, PacketBatch } from './packet-batch.ts';
 import { SkipCounters } from '../decode/skip-counters.ts';
-import type { PacketSource } from './source.ts';
+import type { PacketSource, SourceSetup, SourceStatus, SourceTraits } from './source.ts';
 
 /** Read size: small enough that a chunk stays in L2 cache while it is parsed and decoded. */
 const CHUNK = 256 << 10;
@@ -42,7 +48,8 @@ const MAX_BLOCK = 16 << 20;
 
 type Format = 'pcap' | 'pcapng';
 
-interface Interface {
+/** A pcapng interface description, as the parser keeps it. */
+export interface CaptureInterface {
   linkType: number;
   snapLen: number;
   /** Timestamp units per second. */
@@ -51,8 +58,27 @@ interface Interface {
   tsOffsetSec: number;
 }
 
+/**
+ * Where a capture file can be opened again mid-way (`resumePoint()`, the `start` option): a
+ * record (pcap) or block (pcapng) boundary, and the pcapng parser state there. JSON-safe.
+ */
+export interface CaptureResumePoint {
+  /** File offset of the next record or block. */
+  offset: number;
+  format: Format;
+  /** pcapng only: the section's byte order, interfaces declared before `offset` in it, those of earlier sections. */
+  pcapng?: { le: boolean; ifaces: CaptureInterface[]; ifaceBase: number; sectionTs: number | null };
+}
+
+export interface CaptureFileOptions {
+  /** Start reading at this point instead of the first record (the header is still checked). */
+  start?: CaptureResumePoint;
+}
+
 export class CaptureFileSource implements PacketSource {
   readonly name: string;
+  /** The raw pre-filter runs while records are framed (SourceSetup.reject). */
+  readonly traits: SourceTraits = { items: 'packets', lateness: 0, decode: null, pushdown: 'parser' };
   readonly skipped = new SkipCounters();
   readonly warnings: string[] = [];
   private readonly input: ByteInput;
@@ -71,33 +97,79 @@ export class CaptureFileSource implements PacketSource {
   private nano = false;
   private linkType = 1;
   private snapLen = 0;
-  private ifaces: Interface[] = [];
+  private ifaces: CaptureInterface[] = [];
   /** Time of the last packet block with a timestamp in this pcapng section (NaN: none yet). */
   private sectionTs = NaN;
   /** Simple Packet Blocks given the previous packet's time, and those given 0 (none before). */
   private spbInherited = 0;
   private spbNoTime = 0;
   /** Counters for --stats (`sources[i].counters`); set once the file holds a Simple Packet Block. */
-  sourceCounters?: () => Record<string, number>;
+  /** Set once a Simple Packet Block was read: its counters then show in status(). */
+  private spbSeen = false;
   /** Interfaces seen in earlier sections, so iface numbers stay unique within the file. */
   private ifaceBase = 0;
   private readonly batch: PacketBatch;
-  /** The raw pre-filter (setPrefilter) and the per-window counters' window size (0: off). */
+  /** The raw pre-filter (SourceSetup.reject) and the per-window counters' window size (0: off). */
   private reject: RawReject | null = null;
   private windowSize = 0;
 
-  constructor(name: string, path: string, input: ByteInput, batchSize = 2048) {
+  private readonly start: CaptureResumePoint | undefined;
+
+  constructor(name: string, path: string, input: ByteInput, batchSize = 2048, opts: CaptureFileOptions = {}) {
     this.name = name;
     this.path = path;
     this.input = input;
     this.batch = new PacketBatch(batchSize);
+    this.start = opts.start;
   }
 
-  progress(): { bytes: number; total: number | undefined } {
-    return { bytes: this.base + this.pos, total: this.input.size };
+  /**
+   * Where the next batch starts, with the parser state needed there (between batches only): a
+   * source opened with this as its `start` reads on from exactly here.
+   */
+  resumePoint(): CaptureResumePoint {
+    const offset = this.base + this.pos;
+    if (this.format === 'pcap') return { offset, format: 'pcap' };
+    return {
+      offset, format: 'pcapng',
+      pcapng: { le: this.le, ifaces: this.ifaces.map((i) => ({ ...i })), ifaceBase: this.ifaceBase, sectionTs: this.sectionTs === this.sectionTs ? this.sectionTs : null },
+    };
   }
 
-  async open(): Promise<void> {
+  /** After the header was checked: continue at `start` (a resume point of this same file). */
+  private seekTo(start: CaptureResumePoint): void {
+    const where = `${this.path}: cannot resume at offset ${start.offset}`;
+    if (start.format !== this.format) throw new IntstreamError('CAPTURE_HEADER', `${where}: the file is ${this.format}, the resume point is for ${start.format}`);
+    const size = this.input.size;
+    if (!Number.isSafeInteger(start.offset) || start.offset < (this.format === 'pcap' ? 24 : 0) || (size !== undefined && start.offset > size)) {
+      throw new IntstreamError('CAPTURE_IO', `${where}: not an offset inside this file (${size ?? 'unknown'} bytes)`);
+    }
+    if (!this.input.seek) throw new IntstreamError('CAPTURE_IO', `${where}: the input cannot seek (not a regular file)`);
+    if (this.format === 'pcapng') {
+      const st = start.pcapng;
+      if (!st) throw new IntstreamError('CAPTURE_IO', `${where}: the resume point lacks the pcapng section state`);
+      this.le = st.le;
+      this.ifaces = st.ifaces.map((i) => ({ ...i }));
+      this.ifaceBase = st.ifaceBase;
+      this.sectionTs = st.sectionTs ?? NaN;
+    }
+    this.input.seek(start.offset);
+    this.base = start.offset;
+    this.pos = 0;
+    this.end = 0;
+    this.eof = false;
+  }
+
+  status(): SourceStatus {
+    return {
+      bytes: this.base + this.pos, total: this.input.size, kernel: null, failure: null,
+      counters: this.spbSeen ? { spb_time_inherited: this.spbInherited, spb_time_none: this.spbNoTime } : null,
+    };
+  }
+
+  async open(setup?: SourceSetup): Promise<void> {
+    this.reject = setup?.reject ?? null;
+    this.windowSize = setup?.windowSize ?? 0;
     await this.fill(24);
     if (this.end - this.pos < 4) {
       throw new IntstreamError('CAPTURE_HEADER', `${this.path}: ${this.end === 0 ? 'empty file' : 'too short to be a capture'} (${this.end} bytes)`);
@@ -105,6 +177,7 @@ export class CaptureFileSource implements PacketSource {
     const m = this.view.getUint32(0, false);
     if (m === 0x0a0d0d0a) {
       this.format = 'pcapng';
+      if (this.start) this.seekTo(this.start);
       return; // the SHB is parsed as the first block
     }
     const le = m === 0xd4c3b2a1 || m === 0x4d3cb2a1;
@@ -125,11 +198,7 @@ export class CaptureFileSource implements PacketSource {
     this.snapLen = this.view.getUint32(16, le);
     this.linkType = this.view.getUint32(20, le) & 0x03ffffff;
     this.pos = 24;
-  }
-
-  setPrefilter(reject: RawReject, windowSize: number): void {
-    this.reject = reject;
-    this.windowSize = windowSize;
+    if (this.start) this.seekTo(this.start);
   }
 
   async nextBatch(): Promise<PacketBatch | null> {
@@ -389,7 +458,7 @@ export class CaptureFileSource implements PacketSource {
   private readIdb(pos: number, body: number, bodyEnd: number): void {
     const v = this.view, le = this.le;
     if (bodyEnd - body < 8) { this.fatalOrStop(pos, 'interface description block too short'); return; }
-    const iface: Interface = { linkType: v.getUint16(body, le), snapLen: v.getUint32(body + 4, le), unitsPerSec: 1e6, tsOffsetSec: 0 };
+    const iface: CaptureInterface = { linkType: v.getUint16(body, le), snapLen: v.getUint32(body + 4, le), unitsPerSec: 1e6, tsOffsetSec: 0 };
     let off = body + 8;
     while (off + 4 <= bodyEnd) {
       const code = v.getUint16(off, le), olen = v.getUint16(off + 2, le);
@@ -421,7 +490,7 @@ export class CaptureFileSource implements PacketSource {
 
   /** Counts a Simple Packet Block taken (once: a block that starts the next batch is read again). */
   private countSpb(pos: number): void {
-    this.sourceCounters ??= () => ({ spb_time_inherited: this.spbInherited, spb_time_none: this.spbNoTime });
+    this.spbSeen = true;
     if (this.sectionTs === this.sectionTs) { this.spbInherited++; return; }
     this.spbNoTime++;
     if (this.spbNoTime === 1) {

@@ -42,7 +42,7 @@ import { IntstreamError } from '../errors.ts';
 import { PacketBatch } from './packet-batch.ts';
 import { SkipCounters } from '../decode/skip-counters.ts';
 import { IdleClock, nowSec } from './idle-clock.ts';
-import type { PacketSource } from './source.ts';
+import type { PacketSource, SourceStatus, SourceTraits } from './source.ts';
 import { parseUdpSpec, UdpReceiver, type UdpSpec } from './udp-receiver.ts';
 
 const BATCH_RECORDS = 16384;
@@ -77,8 +77,8 @@ export class FlowUdpSource implements PacketSource {
   readonly name: string;
   readonly skipped = new SkipCounters();
   readonly warnings: string[];
-  readonly itemKind = 'records' as const;
-  readonly defaultLateness: number;
+  /** Flow records (and sFlow's sampled headers as packets); NetFlow's flow ends arrive out of order. */
+  readonly traits: SourceTraits;
   private readonly o: FlowUdpOptions;
   private readonly decoder: FlowDecoder;
   private readonly rx: UdpReceiver;
@@ -105,7 +105,7 @@ export class FlowUdpSource implements PacketSource {
     this.name = spec;
     this.o = o;
     this.decoder = createFlowDecoder(o.protocol);
-    this.defaultLateness = o.lateness ?? (o.protocol === 'netflow' ? NETFLOW_LATENESS_S : 0);
+    this.traits = { items: 'records', lateness: o.lateness ?? (o.protocol === 'netflow' ? NETFLOW_LATENESS_S : 0), decode: null, pushdown: 'none' };
     const b = new PacketBatch(BATCH_RECORDS);
     b.buf = new Uint8Array(BATCH_BYTES);
     this.items = new Array(BATCH_RECORDS).fill(null);
@@ -235,7 +235,7 @@ export class FlowUdpSource implements PacketSource {
   }
 
   /** Datagram and decoder counters for --stats. */
-  sourceCounters(): Record<string, number> {
+  private counters(): Record<string, number> {
     const c = this.decoder.counters as Partial<NetflowCounters> & typeof this.decoder.counters;
     const out: Record<string, number> = { datagrams: this.rx.received, datagrams_dropped: this.dropped, datagrams_decoded: c.datagrams, records: c.records };
     if (c.templates !== undefined) {
@@ -244,8 +244,8 @@ export class FlowUdpSource implements PacketSource {
     return out;
   }
 
-  progress(): { bytes: number; total: number | undefined } {
-    return { bytes: this.rx.bytes, total: undefined };
+  status(): SourceStatus {
+    return { bytes: this.rx.bytes, total: undefined, counters: this.counters(), kernel: null, failure: null };
   }
 
   async close(): Promise<void> {

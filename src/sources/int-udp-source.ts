@@ -19,12 +19,11 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { LENIENT_ALL } from '../decode/int/index.ts';
-import type { IntDecodeOptions } from '../decode/int-view.ts';
 import { LINKTYPE_IPV4, LINKTYPE_IPV6 } from '../decode/layers.ts';
 import { SkipCounters } from '../decode/skip-counters.ts';
 import { IdleClock } from './idle-clock.ts';
 import { PacketBatch } from './packet-batch.ts';
-import type { PacketSource } from './source.ts';
+import type { PacketSource, SourceStatus, SourceTraits } from './source.ts';
 import { parseUdpSpec, UdpReceiver, type UdpSpec } from './udp-receiver.ts';
 
 const BATCH_RECORDS = 2048;
@@ -68,7 +67,8 @@ function addrBytes(text: string, v6: boolean, out: Uint8Array, at: number): void
 export class IntUdpSource implements PacketSource {
   readonly name: string;
   readonly skipped = new SkipCounters();
-  readonly decodeOptions: IntDecodeOptions;
+  /** Telemetry Reports rebuilt as UDP packets to the bound port: the local stage decodes them as INT. */
+  readonly traits: SourceTraits;
   readonly warnings: string[];
   private readonly o: IntUdpOptions;
   private readonly rx: UdpReceiver;
@@ -91,7 +91,7 @@ export class IntUdpSource implements PacketSource {
   constructor(spec: string, o: IntUdpOptions) {
     this.name = spec;
     this.o = o;
-    this.decodeOptions = { intPort: o.port, intLenient: o.lenient ? LENIENT_ALL : 0 };
+    this.traits = { items: 'packets', lateness: 0, decode: { intPort: o.port, intLenient: o.lenient ? LENIENT_ALL : 0 }, pushdown: 'none' };
     this.cur = this.newBatch();
     this.rx = new UdpReceiver(spec, o, HEARTBEAT_MS, (msg, addr, port, v6) => this.onMessage(msg, addr, port, v6));
     this.warnings = this.rx.warnings;
@@ -194,8 +194,8 @@ export class IntUdpSource implements PacketSource {
     }
   }
 
-  progress(): { bytes: number; total: number | undefined } {
-    return { bytes: this.rx.bytes, total: undefined };
+  status(): SourceStatus {
+    return { bytes: this.rx.bytes, total: undefined, counters: { datagrams: this.rx.received }, kernel: null, failure: null };
   }
 
   async close(): Promise<void> {

@@ -34,15 +34,15 @@
  * only for the rows whose address a task reads.
  *
  * The consumer is kafka-client.ts's; the start offsets are set with @platformatic/kafka's admin
- * client (listOffsets, alterConsumerGroupOffsets), which kafka-client.ts does not offer.
+ * requests (listOffsets, alterConsumerGroupOffsets) on an admin client from kafka-client.ts's
+ * withAdmin (so it connects as every client: TLS, SASL of --kafka-config).
  */
-import { Admin } from '@platformatic/kafka';
 import { IntstreamError } from '../errors.ts';
 import { decodeRecordStream, PacketRecordView, RecordFormatError, type RecordColumns } from './packet-record-reader.ts';
 import { SkipCounters } from '../decode/skip-counters.ts';
-import { createConsumer, partitionsFor, wrapKafkaError, type Batch, type InRecord, type KafkaConsumer } from '../transport/kafka-client.ts';
+import { createConsumer, partitionsFor, withAdmin, wrapKafkaError, type Batch, type InRecord, type KafkaConsumer } from '../transport/kafka-client.ts';
 import { PacketBatch } from './packet-batch.ts';
-import type { PacketSource } from './source.ts';
+import type { PacketSource, SourceStatus, SourceTraits } from './source.ts';
 
 export type KafkaFrom =
   | { kind: 'earliest' }
@@ -102,8 +102,8 @@ export class KafkaRecordSource implements PacketSource {
   readonly name: string;
   readonly skipped = new SkipCounters();
   readonly warnings: string[] = [];
-  readonly itemKind = 'records' as const;
-  readonly defaultLateness: number;
+  /** Per-packet records, read through the field getters. */
+  readonly traits: SourceTraits;
   private readonly o: KafkaSourceOptions;
   private readonly group: string;
   private readonly commits: boolean;
@@ -131,7 +131,7 @@ export class KafkaRecordSource implements PacketSource {
   constructor(spec: string, o: KafkaSourceOptions) {
     this.name = spec;
     this.o = o;
-    this.defaultLateness = o.lateness ?? 0;
+    this.traits = { items: 'records', lateness: o.lateness ?? 0, decode: null, pushdown: 'none' };
     this.commits = o.group !== undefined;
     this.group = o.group ?? `intstream-read-${process.pid}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e9).toString(36)}`;
   }
@@ -166,31 +166,32 @@ export class KafkaRecordSource implements PacketSource {
   /** Sets the group's committed offsets where `from` says, on every partition. */
   private async resetGroup(parts: number[], from: KafkaFrom): Promise<void> {
     const o = this.o;
-    const admin = new Admin({ clientId: 'intstream-kafka-source', bootstrapBrokers: o.bootstrap.split(','), retries: 3 });
+    const op = `setting where group '${this.group}' starts on topic '${o.topic}'`;
     try {
-      const list = async (ts: bigint) => {
-        const r = await admin.listOffsets({ topics: [{ name: o.topic, partitions: parts.map((p) => ({ partitionIndex: p, timestamp: ts })) }] });
-        const m = new Map<number, bigint>();
-        for (const p of r[0]?.partitions ?? []) m.set(p.partitionIndex, p.offset);
-        return m;
-      };
-      const earliest = await list(-2n), latest = await list(-1n);
-      const at = from.kind === 'time' ? await list(BigInt(Math.max(0, Math.floor(from.sec * 1000)))) : null;
-      const partitionOffsets = parts.map((p) => {
-        const lo = earliest.get(p) ?? 0n, hi = latest.get(p) ?? 0n;
-        let off: bigint;
-        if (from.kind === 'earliest') off = lo;
-        else if (from.kind === 'latest') off = hi;
-        else if (from.kind === 'offset') off = from.offset < lo ? lo : from.offset > hi ? hi : from.offset;
-        else { const t = at!.get(p) ?? -1n; off = t >= 0n ? t : hi; }
-        return { partition: p, offset: off };
+      await withAdmin({ bootstrap: o.bootstrap, clientId: 'intstream-kafka-source', retries: 3 }, op, async (admin) => {
+        const list = async (ts: bigint) => {
+          const r = await admin.listOffsets({ topics: [{ name: o.topic, partitions: parts.map((p) => ({ partitionIndex: p, timestamp: ts })) }] });
+          const m = new Map<number, bigint>();
+          for (const p of r[0]?.partitions ?? []) m.set(p.partitionIndex, p.offset);
+          return m;
+        };
+        const earliest = await list(-2n), latest = await list(-1n);
+        const at = from.kind === 'time' ? await list(BigInt(Math.max(0, Math.floor(from.sec * 1000)))) : null;
+        const partitionOffsets = parts.map((p) => {
+          const lo = earliest.get(p) ?? 0n, hi = latest.get(p) ?? 0n;
+          let off: bigint;
+          if (from.kind === 'earliest') off = lo;
+          else if (from.kind === 'latest') off = hi;
+          else if (from.kind === 'offset') off = from.offset < lo ? lo : from.offset > hi ? hi : from.offset;
+          else { const t = at!.get(p) ?? -1n; off = t >= 0n ? t : hi; }
+          return { partition: p, offset: off };
+        });
+        await admin.alterConsumerGroupOffsets({ groupId: this.group, topics: [{ name: o.topic, partitionOffsets }] });
       });
-      await admin.alterConsumerGroupOffsets({ groupId: this.group, topics: [{ name: o.topic, partitionOffsets }] });
     } catch (e) {
-      const w = wrapKafkaError(e, o.bootstrap, `setting where group '${this.group}' starts on topic '${o.topic}'`);
-      throw new IntstreamError(w.code, w.message, w.hint ?? 'a group can be moved only while none of its members runs: stop them, or read with another group=');
-    } finally {
-      await admin.close().catch(() => undefined);
+      // withAdmin wraps every failure; one without a hint of its own gets this one
+      if (!(e instanceof IntstreamError) || e.hint !== undefined) throw e;
+      throw Object.assign(new IntstreamError(e.code, e.message, 'a group can be moved only while none of its members runs: stop them, or read with another group='), { cause: e.cause });
     }
   }
 
@@ -294,12 +295,9 @@ export class KafkaRecordSource implements PacketSource {
     await c?.close().catch(() => undefined);
   }
 
-  sourceCounters(): Record<string, number> {
-    return { kafka_records: this.kafkaRecords, records: this.rows, ...(this.rowsBefore > 0 ? { before_from: this.rowsBefore } : {}) };
-  }
-
-  progress(): { bytes: number; total: number | undefined } {
-    return { bytes: this.bytes, total: undefined };
+  status(): SourceStatus {
+    const counters = { kafka_records: this.kafkaRecords, records: this.rows, ...(this.rowsBefore > 0 ? { before_from: this.rowsBefore } : {}) };
+    return { bytes: this.bytes, total: undefined, counters, kernel: null, failure: null };
   }
 
   async close(): Promise<void> {

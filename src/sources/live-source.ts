@@ -37,7 +37,7 @@ import { CaptureFileSource } from './capture-file-source.ts';
 import { CaptureProcess, type KernelStats } from './capture-process.ts';
 import type { PacketBatch } from './packet-batch.ts';
 import { SkipCounters } from '../decode/skip-counters.ts';
-import type { PacketSource, SourceSetup } from './source.ts';
+import type { PacketSource, SourceSetup, SourceStatus, SourceTraits } from './source.ts';
 import { IdleClock } from './idle-clock.ts';
 
 export type TimeDomain = 'packet' | 'processing';
@@ -47,7 +47,7 @@ export interface LiveOptions {
   snapLen: number;
   promisc: boolean;
   bufferKiB: number;
-  /** Unset: the run's --time decides (configure()), else packet. */
+  /** Unset: the run's --time decides (SourceSetup.time at open), else packet. */
   time?: TimeDomain;
   drainMs: number;
   /** 'erspan': capture GRE only and hand over the decoded inner packets. */
@@ -99,7 +99,9 @@ export class LiveCaptureSource implements PacketSource {
   readonly name: string;
   readonly warnings: string[] = [];
   readonly options: LiveOptions;
-  /** The BPF installed in the kernel (null: none), known after configure(). */
+  /** live: the task's filter goes into the kernel; erspan: the kernel can only pick GRE. */
+  readonly traits: SourceTraits;
+  /** The BPF installed in the kernel (null: none), known after open(). */
   bpf: string | null = null;
   private time: TimeDomain;
   private capture: CaptureProcess | null = null;
@@ -118,21 +120,19 @@ export class LiveCaptureSource implements PacketSource {
     this.options = options;
     this.time = options.time ?? 'packet';
     if (options.kind === 'erspan') this.bpf = GRE_BPF;
+    this.traits = { items: 'packets', lateness: 0, decode: null, pushdown: options.kind === 'live' ? 'kernel' : 'none' };
   }
 
   get skipped(): SkipCounters { return this.inner?.skipped ?? this.noSkips; }
 
-  /** The run's pushed-down filter (installed as BPF) and --time; called before open(). */
-  configure(setup: SourceSetup): void {
-    if (this.options.time === undefined && setup.time) this.time = setup.time;
-    // erspan: the task's filter is about the inner packet; the kernel can only pick GRE.
-    if (this.options.kind === 'live') this.bpf = kernelFilterFor(setup.pushdown ?? null);
-  }
-
   get timeDomain(): TimeDomain { return this.time; }
 
-  async open(): Promise<void> {
+  /** Starts the capture with the run's pushed-down filter installed as BPF and its --time. */
+  async open(setup?: SourceSetup): Promise<void> {
     const o = this.options;
+    if (o.time === undefined && setup?.time) this.time = setup.time;
+    // erspan: the task's filter is about the inner packet; the kernel can only pick GRE.
+    if (o.kind === 'live') this.bpf = kernelFilterFor(setup?.pushdown ?? null);
     this.capture = new CaptureProcess({ iface: o.iface, snapLen: o.snapLen, promisc: o.promisc, bufferKiB: o.bufferKiB, bpf: this.bpf, drainMs: o.drainMs });
     const input = await this.capture.start();
     this.inner = new CaptureFileSource(this.name, `${o.kind}:${o.iface}`, input);
@@ -180,10 +180,6 @@ export class LiveCaptureSource implements PacketSource {
     return b;
   }
 
-  failure(): string | null {
-    return this.failed;
-  }
-
   /** Wall-clock seconds that never step back. */
   private now(): number {
     const t = wallSec();
@@ -196,12 +192,8 @@ export class LiveCaptureSource implements PacketSource {
     await this.capture?.stop();
   }
 
-  progress(): { bytes: number; total: number | undefined } {
-    return { bytes: this.inner?.progress().bytes ?? 0, total: undefined };
-  }
-
-  kernelStats(): KernelStats | null {
-    return this.capture?.stats() ?? null;
+  status(): SourceStatus {
+    return { bytes: this.inner?.status().bytes ?? 0, total: undefined, counters: null, kernel: this.capture?.stats() ?? null, failure: this.failed };
   }
 
   async close(): Promise<void> {

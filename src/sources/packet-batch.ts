@@ -39,7 +39,7 @@ export class PacketBatch {
   clock = -Infinity;
   /**
    * Records the source read and left out of the batch because the task's pushed-down filter
-   * surely rejects them (the raw pre-filter, PacketSource.setPrefilter): they count as read,
+   * surely rejects them (the raw pre-filter, SourceSetup.reject): they count as read,
    * never as passed. With per-window counters on, a batch that left records out lies in one
    * window, `leftOutWindow` (its start, s).
    */

@@ -28,9 +28,8 @@ import { IntstreamError } from '../errors.ts';
 import { streamInput } from './byte-input.ts';
 import { CaptureFileSource } from './capture-file-source.ts';
 import type { PacketBatch } from './packet-batch.ts';
-import type { RawReject } from '../query/filter-expr.ts';
 import { SkipCounters } from '../decode/skip-counters.ts';
-import type { PacketSource } from './source.ts';
+import type { PacketSource, SourceSetup, SourceStatus, SourceTraits } from './source.ts';
 
 export interface StenoOptions {
   url: URL;
@@ -89,7 +88,8 @@ export class StenoSource implements PacketSource {
   readonly name: string;
   readonly warnings: string[] = [];
   readonly options: StenoOptions;
-  readonly defaultLateness = 10;
+  /** A capture file over HTTP(S): its parser takes the raw pre-filter; 10 s lateness (see the top). */
+  readonly traits: SourceTraits = { items: 'packets', lateness: 10, decode: null, pushdown: 'parser' };
   private inner: CaptureFileSource | null = null;
   private res: IncomingMessage | null = null;
   private readonly noSkips = new SkipCounters();
@@ -101,7 +101,7 @@ export class StenoSource implements PacketSource {
 
   get skipped(): SkipCounters { return this.inner?.skipped ?? this.noSkips; }
 
-  async open(): Promise<void> {
+  async open(setup?: SourceSetup): Promise<void> {
     const o = this.options;
     const body = Buffer.from(o.query);
     const where = `${o.url.protocol}//${o.url.host}`;
@@ -128,19 +128,16 @@ export class StenoSource implements PacketSource {
     }
     this.res = res;
     this.inner = new CaptureFileSource(this.name, `${where}/query`, streamInput(res));
-    await this.inner.open();
-  }
-
-  setPrefilter(reject: RawReject, windowSize: number): void {
-    this.inner?.setPrefilter(reject, windowSize);
+    await this.inner.open(setup);
   }
 
   nextBatch(): Promise<PacketBatch | null> {
     return this.inner ? this.inner.nextBatch() : Promise.resolve(null);
   }
 
-  progress(): { bytes: number; total: number | undefined } {
-    return { bytes: this.inner?.progress().bytes ?? 0, total: undefined };
+  status(): SourceStatus {
+    const inner = this.inner?.status();
+    return { bytes: inner?.bytes ?? 0, total: undefined, counters: inner?.counters ?? null, kernel: null, failure: null };
   }
 
   async close(): Promise<void> {

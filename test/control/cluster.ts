@@ -60,9 +60,13 @@ export class Cluster {
     return t;
   }
 
-  /** Runs `intstream ARGS` with INTSTREAM_TOKEN `token` (the operator's by default). */
-  spawn(name: string, args: string[], stdin: 'ignore' | 'pipe' = 'ignore', token: string = TOKEN): Proc {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: [stdin, 'pipe', 'pipe'], env: { ...process.env, INTSTREAM_TOKEN: token } });
+  /**
+   * Runs `intstream ARGS` with INTSTREAM_TOKEN `token` (the operator's by default); `wrap` goes
+   * before the command, e.g. ['ip', 'netns', 'exec', NS] for an agent inside a namespace.
+   */
+  spawn(name: string, args: string[], stdin: 'ignore' | 'pipe' = 'ignore', token: string = TOKEN, wrap: string[] = []): Proc {
+    const argv = [...wrap, process.execPath, BIN, ...args];
+    const child = spawn(argv[0], argv.slice(1), { stdio: [stdin, 'pipe', 'pipe'], env: { ...process.env, INTSTREAM_TOKEN: token } });
     const log: string[] = [];
     child.stdout!.on('data', (d) => log.push(String(d)));
     child.stderr!.on('data', (d) => { log.push(String(d)); if (process.env.CLUSTER_DEBUG) process.stderr.write(`[${name}] ${d}`); });
@@ -81,8 +85,8 @@ export class Cluster {
   }
 
   /** An agent with its own credential; `extra` options, e.g. ['--allow-code']. */
-  agent(name: string, source: string, stdin: 'ignore' | 'pipe' = 'ignore', extra: string[] = []): Proc {
-    return this.spawn(`agent-${name}`, ['agent', '--name', name, '--source', source, '--runtime', this.runtimeUrl, '--heartbeat', '500ms', ...extra], stdin, this.tokenFor('agent', name));
+  agent(name: string, source: string, stdin: 'ignore' | 'pipe' = 'ignore', extra: string[] = [], wrap: string[] = []): Proc {
+    return this.spawn(`agent-${name}`, ['agent', '--name', name, '--source', source, '--runtime', this.runtimeUrl, '--heartbeat', '500ms', ...extra], stdin, this.tokenFor('agent', name), wrap);
   }
 
   /** A GSP worker with its own credential; `extra` options, e.g. ['--allow-code']. */

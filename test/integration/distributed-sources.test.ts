@@ -1,7 +1,8 @@
 /**
  * The distributed path is the local path: the same task over the same input gives identical
- * results from `intstream run` and from runtime + agents + a GSP worker (real processes, a real
- * broker), for source kinds whose local stage needs more than a file reader:
+ * results from `intstream run`, from `run --transport kafka://` and from runtime + agents + a GSP
+ * worker (real processes, a real broker), for source kinds whose local stage needs more than a
+ * file reader (the other kinds: source-matrix.test.ts):
  *   - netflow:udp:// with a pushed-down declarative filter (record items: the filter reads field
  *     getters; the source's 60 s lateness), fed the same NetFlow v9 datagrams softflowd exported;
  *   - INT reports in a capture with the task's int_port parameter (INT decoding options), whose
@@ -13,7 +14,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,7 @@ import { encodeReport, encodeReportFrame, pcapFile } from '../../src/gen/int-gen
 import { flowPerPathSeries } from '../../src/int/gen-series.ts';
 import { createConsumer } from '../../src/transport/kafka-client.ts';
 import { canonical, Cluster, freePort, TOKEN, waitFor } from '../control/cluster.ts';
+import { jsonlResults, sendAll, udpPayloads } from '../support/datagrams.ts';
 import { kafkaAvailable, startKafka, type KafkaBroker } from '../support/kafka.ts';
 import { BIN } from '../support/run-cli.ts';
 import { has, startInfluxd, type Service } from '../sinks/services.ts';
@@ -50,22 +51,6 @@ export default defineTask({
 });
 `;
 
-/** The UDP payloads of a capture, in order (tshark's dissection, not intstream's reader). */
-function udpPayloads(file: string): Buffer[] {
-  const r = spawnSync('tshark', ['-n', '-r', file, '-T', 'fields', '-e', 'udp.payload'], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.split('\n').filter(Boolean).map((h) => Buffer.from(h.replace(/:/g, ''), 'hex'));
-}
-
-async function sendAll(port: number, datagrams: Buffer[]): Promise<void> {
-  const s = createSocket('udp4');
-  for (const d of datagrams) {
-    await new Promise<void>((res, rej) => s.send(d, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  s.close();
-}
-
 /** `intstream run ARGS --format jsonl` on a UDP source at a free port, fed `datagrams`: its stdout. */
 async function runOnDatagrams(args: (port: number) => string[], datagrams: Buffer[]): Promise<string> {
   const port = await freeUdpPort();
@@ -83,11 +68,6 @@ async function runOnDatagrams(args: (port: number) => string[], datagrams: Buffe
 /** Results in canonical order with every `ts` of their values left out. */
 function withoutTs(rs: any[]): string[] {
   return canonical(rs.map((r) => ({ ...r, value: r.value && typeof r.value === 'object' ? { ...r.value, ts: undefined } : r.value })));
-}
-
-/** `intstream run` JSON Lines, as result objects. */
-function jsonlResults(text: string): any[] {
-  return text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
 describe('distributed = run, per source kind and sink', { skip: avail.ok ? false : avail.reason }, () => {
@@ -130,6 +110,8 @@ describe('distributed = run, per source kind and sink', { skip: avail.ok ? false
     const out = await runOnDatagrams((port) => [query, '--source', `netflow:udp://127.0.0.1:${port}?idle=2`], datagrams);
     const expected = canonical(jsonlResults(out));
     assert.ok(expected.length > 0, 'the reference run found nothing');
+    const viaKafka = await runOnDatagrams((port) => [query, '--source', `netflow:udp://127.0.0.1:${port}?idle=2`, '--transport', `kafka://${kafka.bootstrap}`], datagrams);
+    assert.deepEqual(canonical(jsonlResults(viaKafka)), expected, 'run --transport kafka = run');
 
     const aport = await freeUdpPort();
     const agent = cluster.agent('nf', `netflow:udp://127.0.0.1:${aport}?idle=3`, 'ignore', ['--allow-code']);
@@ -153,6 +135,9 @@ describe('distributed = run, per source kind and sink', { skip: avail.ok ? false
     const expected = canonical(jsonlResults(ref.stdout));
     assert.ok(expected.length > 10, `only ${expected.length} events`);
     assert.ok(jsonlResults(ref.stdout).every((r) => r.window === null));
+    const viaKafka = spawnSync(process.execPath, [BIN, 'run', 'int-collector', '--source', `pcap:${file}`, '-p', 'int_port=32766', '--format', 'jsonl', '-q', '--transport', `kafka://${kafka.bootstrap}`], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    assert.equal(viaKafka.status, 0, viaKafka.stderr);
+    assert.deepEqual(canonical(jsonlResults(viaKafka.stdout)), expected, 'run --transport kafka = run');
 
     const agent = cluster.agent('int1', `pcap:${file}`);
     await agentUp('int1');
@@ -169,6 +154,8 @@ describe('distributed = run, per source kind and sink', { skip: avail.ok ? false
     const out = await runOnDatagrams((port) => ['int-collector', '--source', `int:udp://127.0.0.1:${port}?idle=2`, '-p', 'period=0'], datagrams);
     const expected = canonical(jsonlResults(out));
     assert.ok(expected.length > 10, `only ${expected.length} events`);
+    const viaKafka = await runOnDatagrams((port) => ['int-collector', '--source', `int:udp://127.0.0.1:${port}?idle=2`, '-p', 'period=0', '--transport', `kafka://${kafka.bootstrap}`], datagrams);
+    assert.deepEqual(withoutTs(jsonlResults(viaKafka)), withoutTs(jsonlResults(out)), 'run --transport kafka = run');
 
     const aport = await freeUdpPort();
     const agent = cluster.agent('iu', `int:udp://127.0.0.1:${aport}?idle=3`);

@@ -20,7 +20,7 @@ import { loadTask } from '../../src/apps/load-task.ts';
 import { decodePacketGeneral } from '../../src/decode/decoder.ts';
 import { Packet } from '../../src/decode/packet.ts';
 import { OK } from '../../src/decode/status.ts';
-import { LocalProcessor } from '../../src/local/local-processor.ts';
+import { LocalProcessor, rawRejectFor } from '../../src/local/local-processor.ts';
 import { compileRawReject, interpretFilter, parseFilter, type RawReject } from '../../src/query/filter-expr.ts';
 import { splitPlan } from '../../src/query/pipeline.ts';
 import { buildPlan } from '../../src/query/task.ts';
@@ -193,7 +193,8 @@ async function runLocal(task: string, file: string, prefilter: 'source' | 'loop'
   const { def } = await loadTask(task);
   const split = splitPlan(buildPlan(def, params as any, { window: 10 }));
   const src = new CaptureFileSource(file, file, await openFileInput(file), 512);
-  await src.open();
+  // 'source': the capture parser applies the raw pre-filter, given at open as the local stage does
+  await src.open(prefilter === 'source' ? { reject: rawRejectFor(split, undefined, false), windowSize } : undefined);
   const out: string[] = [];
   const lp = new LocalProcessor(0, src, split, { skipped: new SkipCounters(), lateness: 2, sendProbe: null as any }, async (m) => {
     for (let i = 0; i < m.items.length; i++) out.push(JSON.stringify([m.times[i], m.keys?.[i], m.items[i]]));

@@ -87,7 +87,7 @@ describe('streamInput', () => {
       for (const sizes of [[1, 2, 3, 5, 7, 11], [4096, 1], [1 << 16]]) {
         if (sizes[0] === 1 && bytes.length > 100_000) continue; // byte-sized chunks of a big file: slow, nothing new
         const src = new CaptureFileSource('pcap:-', '-', streamInput(chunked(bytes, sizes)));
-        assert.equal(src.progress().total, undefined, 'a stream has no known size');
+        assert.equal(src.status().total, undefined, 'a stream has no known size');
         const got = await readSource(src);
         assert.equal(got.records.length, want.records.length, `${f} chunks ${sizes}`);
         assert.equal(digest(got.records), digest(want.records), `${f} chunks ${sizes}`);

@@ -124,12 +124,12 @@ describe('Simple Packet Blocks (finding 6)', () => {
     const r = await readSource(src);
     assert.deepEqual(r.records.map((x) => x.ts), WANT);
     assert.deepEqual(r.skipped, {});
-    assert.deepEqual(src.sourceCounters?.(), { spb_time_inherited: 4, spb_time_none: 2 });
+    assert.deepEqual(src.status().counters, { spb_time_inherited: 4, spb_time_none: 2 });
     assert.ok(r.warnings.some((w) => w.includes('spb.pcapng') && w.includes(`offset ${firstSpb}`)), r.warnings.join('\n'));
     // a file without SPBs reports no counters at all
     const plain = new CaptureFileSource('pcap:p', 'p.pcapng', memoryInput(new PcapngWriter().shb().idb({ linkType: 1 }).epb({ ts: 1n, data: frame(1) }).bytes()));
     await readSource(plain);
-    assert.equal(plain.sourceCounters, undefined);
+    assert.equal(plain.status().counters, null);
   });
 
   test('counted once when the pre-filter ends a batch at an SPB (it is read again)', async () => {
@@ -138,10 +138,9 @@ describe('Simple Packet Blocks (finding 6)', () => {
     const w = new PcapngWriter().shb().idb({ linkType: 1, options: [tsresol(0)] }).idb({ linkType: 101, options: [tsresol(0)] })
       .epb({ ifId: 0, ts: 5n, data: frame(1) }).epb({ ifId: 1, ts: 15n, data: frame(2) }).spb({ data: frame(3) });
     const src = new CaptureFileSource('pcap:m', 'm.pcapng', memoryInput(w.bytes()));
-    src.setPrefilter(() => false, 10);
-    const r = await readSource(src);
+    const r = await readSource(src, { reject: () => false, windowSize: 10 });
     assert.deepEqual(r.records.map((x) => x.ts), [5, 15, 15]);
-    assert.deepEqual(src.sourceCounters?.(), { spb_time_inherited: 1, spb_time_none: 0 });
+    assert.deepEqual(src.status().counters, { spb_time_inherited: 1, spb_time_none: 0 });
   });
 
   test('in a run: SPBs after a timed packet count in their neighbours\' windows; counters in --stats', async () => {

@@ -4,6 +4,7 @@
  * independent reference for where records and blocks start (a few lines each, straight from the
  * format documents, sharing nothing with src/sources).
  */
+import type { SourceSetup } from '../../src/sources/source.ts';
 import type { ByteInput } from '../../src/sources/byte-input.ts';
 import { CaptureFileSource } from '../../src/sources/capture-file-source.ts';
 
@@ -39,10 +40,10 @@ export interface ReadResult {
 }
 
 /** Opens and reads a whole source, copying every record (batches are reused). */
-export async function readSource(src: CaptureFileSource): Promise<ReadResult> {
+export async function readSource(src: CaptureFileSource, setup?: SourceSetup): Promise<ReadResult> {
   const records: Rec[] = [];
   try {
-    await src.open();
+    await src.open(setup);
     for (let b; (b = await src.nextBatch());) {
       for (let i = 0; i < b.count; i++) {
         records.push({

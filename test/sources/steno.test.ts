@@ -3,7 +3,9 @@
  * arrives on a veth inside a namespace the test made, traffic is replayed onto the peer, and
  * `intstream run --source steno:https://...` queries stenographer's HTTPS API (client
  * certificates made by stenokeys) from inside the namespace. Expected values: the same task on
- * the capture file, and on the file filtered by tcpdump for the Stenographer query.
+ * the capture file, and on the file filtered by tcpdump for the Stenographer query. The same
+ * task through `run --transport kafka://` and through runtime + an agent (inside the namespace,
+ * reaching the runtime and broker through a loopback relay) + a GSP worker answers as `run`.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -13,6 +15,9 @@ import { after, before, describe, test } from 'node:test';
 import { parseStenoSpec, stenoQuery } from '../../src/sources/steno-source.ts';
 import { IntstreamError } from '../../src/errors.ts';
 import { BIN } from '../support/run-cli.ts';
+import { kafkaAvailable, startKafka } from '../support/kafka.ts';
+import { relayIntoNamespace } from '../support/ns-relay.ts';
+import { canonical, Cluster, waitFor } from '../control/cluster.ts';
 import { buildLiveLab, byKey, liveLabSkip, replay, ROOT, runOnFile, sleep, type LiveLab } from './live-lab.ts';
 
 test('steno: query text from query, since and until', () => {
@@ -48,6 +53,15 @@ describe('steno: a real Stenographer in a network namespace', { skip: skip ?? fa
   function runIn(args: string[]) {
     const r = spawnSync('ip', ['netns', 'exec', ll.captureNs, process.execPath, BIN, 'run', ...args], { cwd: ROOT, encoding: 'utf8' });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** runIn, without blocking this process (which serves the relay's root side). */
+  function runInAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const c = spawn('ip', ['netns', 'exec', ll.captureNs, process.execPath, BIN, 'run', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    c.stdout!.on('data', (d) => { stdout += d; });
+    c.stderr!.on('data', (d) => { stderr += d; });
+    return new Promise((res) => c.on('close', (code) => res({ code, stdout, stderr })));
   }
 
   before(async () => {
@@ -124,6 +138,43 @@ describe('steno: a real Stenographer in a network namespace', { skip: skip ?? fa
     const ref = runOnFile([q, '--source', `pcap:${filtered}`, '--window', '1000000000s', '--format', 'jsonl', '-q']);
     assert.ok(byKey(ref.stdout).size > 1);
     assert.deepEqual(byKey(r.stdout), byKey(ref.stdout));
+  });
+
+  test('run = run --transport kafka = runtime + agent + GSP worker', { skip: kafkaAvailable().reason ?? false }, async () => {
+    const src = `${base}&since=${started}&until=${Math.floor(Date.now() / 1000) + 60}`;
+    const task = ['tcp-new-conn', '--source', src, '-w', '2s', '--param', 'threshold=0', '--format', 'jsonl', '-q'];
+    const ref = runIn(task);
+    assert.equal(ref.code, 0, ref.stderr);
+    const expected = ref.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    assert.ok(expected.length > 5, `only ${expected.length} results`);
+    const kafka = await startKafka({ port: 20692 });
+    const cluster = new Cluster(kafka.bootstrap);
+    let relay: { close(): void } | undefined;
+    try {
+      await cluster.startRuntime();
+      cluster.gsp('w1');
+      relay = await relayIntoNamespace(ll.captureNs, [Number(new URL(cluster.runtimeUrl).port), kafka.port]);
+      // not spawnSync: the relay's root side runs in this process
+      const viaKafka = await runInAsync([...task, '--transport', `kafka://${kafka.bootstrap}`]);
+      assert.equal(viaKafka.code, 0, viaKafka.stderr);
+      assert.deepEqual(canonical(viaKafka.stdout.trim().split('\n').map((l) => JSON.parse(l))), canonical(expected), 'run --transport kafka = run');
+
+      cluster.agent('steno', src, 'ignore', [], ['ip', 'netns', 'exec', ll.captureNs]);
+      await waitFor(async () => (await cluster.api('GET', '/agents')).data.agents.some((a: any) => a.name === 'steno' && a.up), 30_000, 'agent up');
+      const sub = await cluster.api('POST', '/tasks', { app: 'tcp-new-conn', params: { threshold: '0' }, window: 2, agents: { names: ['steno'] } });
+      assert.equal(sub.status, 201, JSON.stringify(sub.data));
+      await waitFor(async () => {
+        const d = (await cluster.api('GET', `/tasks/${sub.data.id}`)).data;
+        return d.status === 'finished' && d.results >= expected.length;
+      }, 90_000, 'task finished');
+      await sleep(1500);
+      const got = (await cluster.api('GET', `/tasks/${sub.data.id}/results?limit=100000`)).data.results;
+      assert.deepEqual(canonical(got), canonical(expected), 'runtime + agent + GSP = run');
+    } finally {
+      relay?.close();
+      await cluster.stopAll();
+      await kafka.stop();
+    }
   });
 
   test('no client certificate: refused by the server, one line, exit 1', () => {
