@@ -24,9 +24,11 @@ export function runtimeCommand(): Command {
     .option('--tls-key <file>', 'PEM key of --tls-cert')
     .option('--tls-ca <file>', 'mutual TLS: require client certificates signed by this PEM CA')
     .option('--max-streams <n>', 'open event streams at most (32 per credential)', '256')
+    .option('--stream-stall <duration>', 'close an event stream whose client takes nothing this long while results wait (counted)', '30s')
     .option('--db <file>', 'embedded storage (sqlite file)', 'intstream-runtime.db')
     .option('--grace <duration>', 'default grace time after which a silent agent no longer holds windows open', '30s')
     .option('--down-after <duration>', 'an agent without heartbeat this long is shown down', '3s')
+    .option('--forget-after <duration>', 'a GSP worker without heartbeat this long is no longer listed (default: 20 x --down-after, at least 60s)')
     .option('--retention <duration>', 'forget stored results older than this (default: keep them)')
     .addHelpText('after', `
 Tokens file (chmod 600), one credential per line; a token may be given as sha256:HEX of it:
@@ -46,6 +48,8 @@ Examples:
       if (!process.getBuiltinModule?.('node:sqlite')) {
         throw new IntstreamError('UNSUPPORTED', `the runtime keeps its state with node:sqlite, which this Node (${process.version}) lacks: run the runtime on Node >= 22.13 (agents, GSP workers and run work on Node 20)`);
       }
+      if (o.forgetAfter !== undefined && !(parseDuration(o.forgetAfter) > 0)) throw new IntstreamError('USAGE', `--forget-after ${o.forgetAfter}: not a duration`);
+      if (!(parseDuration(o.streamStall) > 0)) throw new IntstreamError('USAGE', `--stream-stall ${o.streamStall}: not a duration`);
       if (o.tokens && o.token) throw new IntstreamError('USAGE', '--tokens and --token: give one (put the operator token in the file)');
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new IntstreamError('USAGE', '--tls-cert and --tls-key go together');
       if (o.tlsCa && !o.tlsCert) throw new IntstreamError('USAGE', '--tls-ca needs --tls-cert and --tls-key');
@@ -66,6 +70,8 @@ Examples:
         port, host: o.host, kafka: o.kafka, credentials, publicRead: o.publicRead === true, tls, maxStreams, db: o.db, log,
         graceMs: parseDuration(o.grace) * 1000, downAfterMs: parseDuration(o.downAfter) * 1000,
         ...(o.retention !== undefined ? { retentionMs: parseDuration(o.retention) * 1000 } : {}),
+        ...(o.forgetAfter !== undefined ? { forgetAfterMs: parseDuration(o.forgetAfter) * 1000 } : {}),
+        streamStallMs: parseDuration(o.streamStall) * 1000,
       });
       const url = await server.start();
       process.stderr.write(`intstream runtime: listening on ${url}\n`);

@@ -15,6 +15,21 @@
  * Grace: a source whose watermark has not advanced for `graceMs` while another source is ahead
  * no longer holds windows open (GlobalProcessor.expire); `grace_expiries` counts it.
  *
+ * Durable global state: a task whose global stage keeps keyed state across windows (process():
+ * ddos, tcp-retrans) checkpoints it, so a successor goes on as an uninterrupted run would (its
+ * replay alone cannot rebuild state that windows before the committed offset built). Before
+ * committing a partition's offsets the worker drains the chain, writes the partition's snapshot
+ * to the compacted topic intstream.<task>.state (acks=all; global/state-changelog.ts) and only
+ * then commits what the snapshot covers; such a partition commits (and checkpoints) at most once
+ * per `checkpointMs`, the rest waits for the next commit. A worker assigned partitions reads the
+ * changelog to its end first and restores each one's snapshot before merging replayed records,
+ * if it covers at least up to where the group resumes (why that fits, and which point of the
+ * stream a snapshot is: global/global-processor.ts). A snapshot that cannot be made (over
+ * MAX_SNAPSHOT_BYTES, or no consistent point) is skipped and the offsets committed anyway
+ * (`checkpoint_skipped`: a takeover then starts that state empty, as without checkpoints); state
+ * the codec refuses (global/state-codec.ts) ends checkpoints for the task (`checkpoint_error`).
+ * Stages without such state pay nothing. INTSTREAM_GSP_CHECKPOINT=off turns it off (tests).
+ *
  * What a task may make a worker do: run its global stage if it is a built-in application, or a
  * submitted query file only with `allowCode` (--allow-code); write a file sink (jsonl:FILE,
  * table:FILE) only inside `sinkDir` (--sink-dir; relative names land there). A task refused is
@@ -25,12 +40,13 @@ import { dirname, resolve, sep } from 'node:path';
 import { openGlobalStage, type GlobalProcessor } from '../global/global-processor.ts';
 import { EmittedWindows } from '../global/emitted-windows.ts';
 import { PartitionGate } from '../global/partition-gate.ts';
+import { ensureStateTopic, MAX_SNAPSHOT_BYTES, readSnapshots, writeSnapshot, type Snapshot } from '../global/state-changelog.ts';
 import { openSinkSpec } from '../sinks/sink-spec.ts';
 import { toResult, type Sink, type TaskResult } from '../sinks/sink.ts';
 import { RuntimeClient, processLoad, type ClientTls } from './http-client.ts';
 import { loadSpec, type TaskSpec } from './task-spec.ts';
 import { createConsumer, createProducer, type InRecord, type KafkaConsumer, type KafkaProducer } from '../transport/kafka-client.ts';
-import { decodeRecord, partialsTopic, resultsTopic, RECORD_VERSION } from '../transport/kafka-transport.ts';
+import { decodeRecord, dropResent, partialsTopic, resultsTopic, RECORD_VERSION } from '../transport/kafka-transport.ts';
 
 export interface GspWorkerOptions {
   name: string;
@@ -45,6 +61,10 @@ export interface GspWorkerOptions {
   /** Overrides the task's Kafka address (tests). */
   kafka?: string;
   pollMs?: number;
+  /** Checkpoint keyed global state (default: on, unless INTSTREAM_GSP_CHECKPOINT=off). */
+  checkpoint?: boolean;
+  /** Least time between two checkpoints (and commits) of a partition with state, ms (default 1000). */
+  checkpointMs?: number;
   log?: (line: string) => void;
 }
 
@@ -58,6 +78,8 @@ interface PartitionState {
   lastAdvanceMs: number[];
   ended: boolean[];
   expired: boolean[];
+  /** When this partition's state was last checkpointed (Date.now()). */
+  lastCheckpointMs: number;
 }
 
 
@@ -77,6 +99,17 @@ export interface TaskCounters {
   dedup_windows: number;
   /** Records of the partials topic that are not partials records (cut short, not JSON, ...): skipped. */
   poison: number;
+  /** Elements a resumed local stage sent again that the partition had already (dropped; kafka-transport.ts dropResent). */
+  resent?: number;
+  /** Snapshots of keyed global state written to the changelog, and their bytes. */
+  checkpoints: number;
+  checkpoint_bytes: number;
+  /** Commits made without a snapshot (too big, or no consistent point): durability lost until the next. */
+  checkpoint_skipped: number;
+  /** Partitions whose state was restored from a snapshot when taken over. */
+  restores: number;
+  /** Why the task's state is not checkpointed (it holds what the codec cannot encode), if so. */
+  checkpoint_error?: string;
   /** Why this worker does not run the task (it could not start it), if so. */
   error?: string;
 }
@@ -109,7 +142,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, why: string): Promise<T> {
 
 class TaskRunner {
   readonly spec: TaskSpec;
-  readonly counters: TaskCounters = { partitions: [], records: 0, duplicates: 0, received: 0, out: 0, late: 0, grace_expiries: 0, restarts: 0, committed: 0, stale: 0, dedup_windows: 0, poison: 0 };
+  readonly counters: TaskCounters = { partitions: [], records: 0, duplicates: 0, received: 0, out: 0, late: 0, grace_expiries: 0, restarts: 0, committed: 0, stale: 0, dedup_windows: 0, poison: 0, checkpoints: 0, checkpoint_bytes: 0, checkpoint_skipped: 0, restores: 0 };
   private readonly worker: GspWorker;
   /** Records read ahead across rebalances (partition-gate.ts); `ready` once the resume offsets are known. */
   private readonly gate = new PartitionGate();
@@ -125,6 +158,15 @@ class TaskRunner {
   private sinks: Sink[] = [];
   private loaded!: Awaited<ReturnType<typeof loadSpec>>;
   private timer: NodeJS.Timeout | null = null;
+  /** Whether this task's global stage has keyed state to checkpoint (and checkpoints are on). */
+  private checkpointing = false;
+  private stateTopicReady: Promise<void> | null = null;
+  /** Snapshots read at the latest (re)join, taken by the partitions' new states. */
+  private restoreFrom = new Map<number, Snapshot>();
+  /** Partitions whose commit waits for their next checkpoint time. */
+  private readonly deferred = new Set<number>();
+  /** Why checkpoints were skipped, each said once in the log. */
+  private readonly warned = new Set<string>();
   done: Promise<void> = Promise.resolve();
 
   constructor(spec: TaskSpec, worker: GspWorker) {
@@ -140,18 +182,57 @@ class TaskRunner {
     // the task's sinks, from the one registry `run --sink` uses (sinks/sink-spec.ts); files only in --sink-dir
     const specs = this.spec.sinks.map((spec) => fileSinkInside(spec, this.worker.sinkDir));
     for (const spec of specs) this.sinks.push(await openSinkSpec(spec));
+    this.checkpointing = this.worker.checkpoint && openGlobalStage(this.loaded.split.global, this.spec.agents.length).checkpointable;
     this.producer = createProducer({ bootstrap: this.worker.kafkaFor(this.spec), clientId: `intstream-gsp-${this.worker.name}` });
     this.timer = setInterval(() => { this.chain = this.chain.then(() => this.checkGrace()).catch((e) => this.worker.log(`task ${this.spec.id}: ${(e as Error).message}`)); }, 250);
     this.done = this.loop();
   }
 
-  private newState(): PartitionState {
+  /** The merge state of `partition` starting at record `start`: with the checkpointed state when one fits. */
+  private newState(partition: number, start: bigint): PartitionState {
     const n = this.spec.agents.length;
-    return {
+    const st: PartitionState = {
       gp: openGlobalStage(this.loaded.split.global, n),
       seen: new Map(), queue: [], latest: new Map(),
       lastAdvanceMs: new Array(n).fill(Date.now()), ended: new Array(n).fill(false), expired: new Array(n).fill(false),
+      lastCheckpointMs: 0,
     };
+    const snap = this.restoreFrom.get(partition);
+    if (!snap) return st;
+    this.restoreFrom.delete(partition);
+    const where = `task ${this.spec.id} partition ${partition}`;
+    if (snap.offset < start) {
+      // the group committed past it (a commit without a checkpoint): records between are gone
+      this.worker.log(`${where}: the latest checkpoint covers offsets before ${snap.offset}, the group resumes at ${start}; starting the state empty`);
+      return st;
+    }
+    try {
+      st.gp.importState(snap.state);
+      this.counters.restores++;
+      this.worker.log(`${where}: state restored from the checkpoint of offsets before ${snap.offset} (${snap.state.length} bytes); resuming at ${start}`);
+    } catch (e) {
+      st.gp = openGlobalStage(this.loaded.split.global, n);
+      this.worker.log(`${where}: checkpoint not restored (${(e as Error).message}); starting the state empty`);
+    }
+    return st;
+  }
+
+  /** The latest snapshot of each partition in `mine` (bounded: on failure, none, said in the log). */
+  private async loadSnapshots(mine: ReadonlySet<number>): Promise<Map<number, Snapshot>> {
+    if (!this.checkpointing || mine.size === 0) return new Map();
+    try {
+      await this.ensureStateTopic();
+      const kafka = this.worker.kafkaFor(this.spec);
+      return await withTimeout(readSnapshots(kafka, this.spec.id, mine, `intstream-gsp-${this.worker.name}`, (why) => this.worker.log(`task ${this.spec.id}: ${why}; skipped`)), 30_000, 'no end within 30 s');
+    } catch (e) {
+      this.worker.log(`task ${this.spec.id}: checkpoints not read (${(e as Error).message}); partitions ${[...mine].join(',')} start their state empty`);
+      return new Map();
+    }
+  }
+
+  private ensureStateTopic(): Promise<void> {
+    this.stateTopicReady ??= ensureStateTopic(this.worker.kafkaFor(this.spec), this.spec.id).catch((e) => { this.stateTopicReady = null; throw e; });
+    return this.stateTopicReady;
   }
 
   private async loop(): Promise<void> {
@@ -170,15 +251,19 @@ class TaskRunner {
             const mine = new Set(a.flatMap((x) => x.partitions));
             this.counters.partitions = [...mine].sort((x, y) => x - y);
             // partitions that went to another worker: it replays them from the committed offset
-            for (const p of [...this.states.keys()]) if (!mine.has(p)) this.states.delete(p);
+            for (const p of [...this.states.keys()]) if (!mine.has(p)) { this.states.delete(p); this.deferred.delete(p); }
             this.gate.assign(mine, new Map());
             const topic = partialsTopic(this.spec.id), join = ++this.joins;
+            this.restoreFrom = new Map();
             // bounded: with the broker slow to answer, fall back to starting at the first record read
-            this.ready = withTimeout(resume(), 5000, 'no answer within 5 s').then((m) => {
+            const resumed = withTimeout(resume(), 5000, 'no answer within 5 s').then((m) => {
               if (join === this.joins) this.gate.assign(mine, new Map([...mine].flatMap((p) => { const o = m.get(`${topic}:${p}`); return o === undefined ? [] : [[p, o] as [number, bigint]]; })));
             }, (e) => {
               this.worker.log(`task ${this.spec.id}: where the group resumes its partitions is unknown (${(e as Error).message}); starting them at the first record read`);
             });
+            // the checkpointed state of the partitions taken over, read before any of their records is merged
+            const restored = this.loadSnapshots(new Set([...mine].filter((p) => !this.states.has(p)))).then((m) => { if (join === this.joins) this.restoreFrom = m; });
+            this.ready = Promise.all([resumed, restored]).then(() => undefined);
           },
         });
         for await (const batch of this.consumer) {
@@ -214,7 +299,7 @@ class TaskRunner {
       this.counters.stale = this.gate.skipped;
       if (admit === 'skip') continue;
       if (!st) {
-        st = this.newState();
+        st = this.newState(rec.partition, rec.offset);
         this.states.set(rec.partition, st);
       }
       touched.add(rec.partition);
@@ -233,6 +318,8 @@ class TaskRunner {
         st.queue.push({ rec, src: -1, maxTs: -Infinity, wm: -Infinity });
         continue;
       }
+      // a local stage resumed mid-file (control/resume-point.ts) makes windows again: what this partition has lies before the source's watermark here
+      if (r.resumed === true) this.counters.resent = (this.counters.resent ?? 0) + dropResent(r, st.gp.sourceWatermarks()[r.src]);
       st.seen.set(r.src, r.seq);
       st.latest.set(r.src, rec.offset);
       let maxTs = -Infinity;
@@ -283,18 +370,25 @@ class TaskRunner {
     for (const p of partitions) {
       const st = this.states.get(p);
       if (!st) continue;
+      if (this.checkpointing) {
+        if (Date.now() - st.lastCheckpointMs < this.worker.checkpointMs) { this.deferred.add(p); continue; }
+        this.deferred.delete(p);
+        // a snapshot is taken with everything released through the whole chain (its results out)
+        await this.emit(p, await st.gp.drain());
+      }
       const released = st.gp.releasedUpTo;
-      let last: Pending | null = null;
-      const taken: Pending[] = [];
-      while (st.queue.length > 0) {
-        const h = st.queue[0];
+      let n = 0;
+      for (; n < st.queue.length; n++) {
+        const h = st.queue[n];
         const done = h.maxTs < released;
         const isLatest = h.src >= 0 && st.latest.get(h.src) === h.rec.offset;
         if (!done || isLatest) break;
-        last = st.queue.shift()!;
-        taken.push(last);
       }
-      if (last) {
+      if (n > 0) {
+        const last = st.queue[n - 1];
+        // the snapshot of what the commit covers goes first: no commit without it
+        if (this.checkpointing && !(await this.checkpoint(p, st, last.rec.offset + 1n))) continue;
+        const taken = st.queue.splice(0, n);
         try {
           await last.rec.commit();
           this.counters.committed++;
@@ -309,7 +403,44 @@ class TaskRunner {
     }
   }
 
+  /**
+   * Writes partition `p`'s snapshot covering the records before `offset`; whether its commit may
+   * go on (false: the changelog did not take it, the commit waits for the next attempt).
+   */
+  private async checkpoint(p: number, st: PartitionState, offset: bigint): Promise<boolean> {
+    const skip = (kind: string, why: string) => {
+      this.counters.checkpoint_skipped++;
+      if (!this.warned.has(kind)) { this.warned.add(kind); this.worker.log(`task ${this.spec.id} partition ${p}: ${why}; committing without a checkpoint (further ones counted as checkpoint_skipped)`); }
+      return true;
+    };
+    st.lastCheckpointMs = Date.now();
+    let state: Buffer | null;
+    try {
+      state = st.gp.exportState(`task ${this.spec.name} (${this.spec.id})`);
+    } catch (e) {
+      // state the codec cannot encode: this task is not checkpointed (as before durable state)
+      this.checkpointing = false;
+      this.deferred.clear();
+      this.counters.checkpoint_error = (e as Error).message;
+      this.worker.log(`task ${this.spec.id}: ${(e as Error).message}; its global state is not checkpointed`);
+      return true;
+    }
+    if (state === null) return skip('inconsistent', 'no consistent point to checkpoint (the chain after the keyed state still holds some of its output)');
+    if (state.length > MAX_SNAPSHOT_BYTES - 1024) return skip('size', `state of ${state.length} bytes, over the checkpoint bound of ${MAX_SNAPSHOT_BYTES}`);
+    try {
+      await this.ensureStateTopic();
+      this.counters.checkpoint_bytes += await writeSnapshot(this.producer!, { task: this.spec.id, partition: p, offset, state });
+      this.counters.checkpoints++;
+      return true;
+    } catch (e) {
+      this.deferred.add(p);
+      this.worker.log(`task ${this.spec.id} partition ${p}: checkpoint not written (${(e as Error).message}); the commit waits`);
+      return false;
+    }
+  }
+
   private async checkGrace(): Promise<void> {
+    if (this.deferred.size > 0) await this.commit([...this.deferred]);
     const now = Date.now();
     for (const [p, st] of this.states) {
       const wms = st.gp.sourceWatermarks();
@@ -356,6 +487,8 @@ export class GspWorker {
   }
 
   get allowCode(): boolean { return this.opts.allowCode === true; }
+  get checkpoint(): boolean { return this.opts.checkpoint ?? process.env.INTSTREAM_GSP_CHECKPOINT !== 'off'; }
+  get checkpointMs(): number { return this.opts.checkpointMs ?? 1000; }
   get sinkDir(): string | undefined { return this.opts.sinkDir; }
 
   kafkaFor(spec: TaskSpec): string { return this.opts.kafka ?? spec.kafka; }

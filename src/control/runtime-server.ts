@@ -30,6 +30,20 @@
  * HTTPS (with `tls.ca`, it asks for client certificates signed by that CA and refuses others).
  * Binds to 127.0.0.1 unless told otherwise. Results are read from each task's results topic into
  * the store, first copy per (task, window, key) kept.
+ *
+ * Nothing a GSP worker emits is set aside without a count in the task's detail (persisted with
+ * the task, runtime-store.ts task_counters): `results_duplicates` (later copies of a stored
+ * (window, key), from a worker's replay: not a loss), `results_skipped` (records of the results
+ * topic that are no result), `results_expired` (forgotten by --retention; `stages.global.out`
+ * still counts them: out = results + results_expired) and `sse_clients_dropped` (event streams
+ * closed because their client did not read: it reconnects with `after` and misses nothing, as a
+ * stream resumed with `after` replays every stored result after it). There is no store backlog:
+ * a batch of results is stored in one transaction before its offsets are committed, and a batch
+ * that cannot be stored is read again. A worker silent for `forgetAfterMs` (--forget-after) is
+ * no longer listed (GET /workers, a task's workers), its counters still added to the task's.
+ * Agents report each task's resume point (resume-point.ts) in their heartbeat; the runtime
+ * keeps the latest per (task, agent) and hands it back with the task, and counts each agent's
+ * registrations (its incarnation, returned by POST /agents).
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -38,12 +52,14 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import swagger from '@fastify/swagger';
 import { createConsumer, createTopic, deleteTopic, type InRecord, type KafkaConsumer } from '../transport/kafka-client.ts';
 import { DEFAULT_PARTITIONS, globalPartitionable, partialsTopic, resultsTopic } from '../transport/kafka-transport.ts';
+import { stateTopic } from '../global/state-changelog.ts';
 import { RuntimeStore, type StoredResult } from './runtime-store.ts';
 import { checkSinkSpec } from '../sinks/sink-spec.ts';
 import { loadSpec, type TaskSpec } from './task-spec.ts';
 import { registerUiRoutes } from './ui-routes.ts';
 import { builtinNames } from '../apps/index.ts';
-import { NAME_PATTERN, validName, type Credential, type Credentials, type Role } from './credentials.ts';
+import { NAME_PATTERN, validName, type Credential, type Credentials } from './credentials.ts';
+import { access, ALLOWED, credentialOf, type Access } from './route-access.ts';
 import { validateCode, type ValidateOptions } from './validate-task.ts';
 import { IntstreamError } from '../errors.ts';
 
@@ -66,10 +82,14 @@ export interface RuntimeOptions {
   db: string;
   /** An agent or worker is down after this many ms without a heartbeat. Default 3000. */
   downAfterMs?: number;
+  /** A GSP worker silent this long is no longer listed. Default max(60 s, 20 × downAfterMs). */
+  forgetAfterMs?: number;
   /** Default grace time for tasks, ms. Default 30000. */
   graceMs?: number;
   /** Stored results older than this many ms are forgotten (checked every minute, or every tenth of it). Default: kept. */
   retentionMs?: number;
+  /** An event stream whose client takes nothing for this long while results wait for it is closed (counted). Default 30000. */
+  streamStallMs?: number;
   log?: (line: string) => void;
 }
 
@@ -92,37 +112,37 @@ function parseResult(value: Buffer): { window: { start: number; end: number } | 
 
 /** A finished task's event stream ends after this long without a newly stored result. */
 const END_QUIET_MS = 4000;
-/** A stream whose client has not taken this much is closed (a client that does not read). */
+/**
+ * A stream whose client has not taken this much gets no more live results: it catches up from
+ * the store as it takes what waits (bounded memory whatever the burst); one that takes nothing
+ * for the stall time (RuntimeOptions.streamStallMs) is closed.
+ */
 const STREAM_BACKLOG = 1 << 20;
 
-/**
- * Who may call a route: `public` (anyone), `read` (read or operator; anyone with publicRead),
- * `signin` (read or operator, always with a token), `operator`, `agent`, `worker`, `any` (any
- * credential). Routes without one are `operator`'s.
- */
-export type Access = 'public' | 'read' | 'signin' | 'operator' | 'agent' | 'worker' | 'any';
-const ALLOWED: Record<Exclude<Access, 'public'>, readonly Role[]> = {
-  read: ['read', 'operator'], signin: ['read', 'operator'], operator: ['operator'], agent: ['agent'], worker: ['worker'],
-  any: ['read', 'operator', 'agent', 'worker'],
-};
-const access = (a: Access) => ({ config: { access: a } });
-
-/** The credential a request was authenticated with (set by the onRequest hook), or null. */
-export function credentialOf(req: FastifyRequest): Credential | null {
-  return (req as FastifyRequest & { credential?: Credential | null }).credential ?? null;
-}
 
 /** One task's open event streams, fed by one listener and one counters tick. */
 interface StreamHub {
   clients: Set<StreamClient>;
   timer: NodeJS.Timeout;
   onResult: (r: { seq: number }) => void;
-  /** The last 1000 results as events, for new clients (dropped when a result comes). */
+  /** The last 1000 results as events, for new clients (dropped when a result comes), and the seq of the last. */
   replay: string | null;
+  replaySeq: number;
   stored: number;
   quietSince: number;
 }
-interface StreamClient { res: ServerResponse; key: string; end: (final?: boolean) => void }
+interface StreamClient {
+  res: ServerResponse;
+  key: string;
+  end: (final?: boolean) => void;
+  /** The seq of the last result written to it. */
+  lastSeq: number;
+  /** Behind: it takes results from the store (catchUp) instead of live, since `behindSince`. */
+  behind: boolean;
+  behindSince: number;
+  /** The task ended while it was behind: end it once caught up. */
+  endWhenCaughtUp: boolean;
+}
 
 const errorSchema = {
   type: 'object',
@@ -242,9 +262,9 @@ export class RuntimeServer {
     }, async (req, reply) => {
       const b = req.body as { name: string; source: string; labels?: Record<string, string> };
       if (!this.asSelf(req, reply, b.name)) return reply;
-      this.store.upsertAgent(b.name, b.source, b.labels ?? {}, {});
-      this.log(`agent ${b.name} registered (${b.source})`);
-      return { ok: true };
+      const incarnation = this.store.registerAgent(b.name, b.source, b.labels ?? {});
+      this.log(`agent ${b.name} registered (${b.source})${incarnation > 1 ? `, start ${incarnation}` : ''}`);
+      return { ok: true, incarnation };
     });
     app.post('/api/v1/agents/:name/heartbeat', {
       ...access('agent'),
@@ -255,20 +275,28 @@ export class RuntimeServer {
           ...loadSchema, source: { type: 'string' }, labels: { type: 'object' }, tasks: { type: 'object' },
           windows: { type: 'object', description: 'per task, windows whose counters changed: [start, read, after_filter, local_out] (running totals)',
             additionalProperties: { type: 'array', items: { type: 'array', items: { type: 'number' }, minItems: 4, maxItems: 4 } } },
+          checkpoints: { type: 'object', description: "per task, the agent's new resume point on its capture file (handed back with the task after a restart)",
+            additionalProperties: { type: 'object' } },
         } },
-        response: { 200: { type: 'object', properties: { tasks: { type: 'array', items: taskSchema } } }, ...denied },
+        response: { 200: { type: 'object', properties: {
+          tasks: { type: 'array', items: taskSchema },
+          resume: { type: 'object', description: 'per assigned task, the resume point this agent reported last', additionalProperties: true },
+        } }, ...denied },
       },
     }, async (req, reply) => {
       const name = (req.params as { name: string }).name;
       if (!validName(name)) return reply.code(400).send({ message: 'name: not 1 to 64 of A-Z a-z 0-9 . _ -' });
       if (!this.asSelf(req, reply, name)) return reply;
-      const b = req.body as { cpu?: number; rss_bytes?: number; source?: string; labels?: Record<string, string>; tasks?: Record<string, any>; windows?: Record<string, [number, number, number, number][]> };
+      const b = req.body as { cpu?: number; rss_bytes?: number; source?: string; labels?: Record<string, string>; tasks?: Record<string, any>; windows?: Record<string, [number, number, number, number][]>; checkpoints?: Record<string, unknown> };
       this.store.upsertAgent(name, b.source ?? '', b.labels ?? {}, { cpu: b.cpu, rss_bytes: b.rss_bytes });
       for (const [id, w] of Object.entries(b.windows ?? {})) if (this.store.task(id)) this.store.setAgentWindows(id, name, w);
       for (const [id, c] of Object.entries(b.tasks ?? {})) if (this.store.task(id)) this.store.setAgentCounters(id, name, c);
+      for (const [id, ck] of Object.entries(b.checkpoints ?? {})) if (this.store.task(id)?.agents.includes(name)) this.store.setCheckpoint(id, name, ck);
       this.updateFinished();
       const tasks = this.store.tasks().filter((t) => t.status === 'running' && t.agents.includes(name));
-      return { tasks };
+      const stored = this.store.checkpoints(name);
+      const resume = Object.fromEntries(tasks.flatMap((t) => (stored.has(t.id) ? [[t.id, stored.get(t.id)]] : [])));
+      return { tasks, resume };
     });
     app.post('/api/v1/workers/:name/heartbeat', {
       ...access('worker'),
@@ -344,6 +372,8 @@ export class RuntimeServer {
       for (const topic of [partialsTopic(id), resultsTopic(id)]) {
         topics[topic] = await deleteTopic(this.opts.kafka, topic).catch((e) => { this.log(`task ${id}: deleting ${topic}: ${(e as Error).message}`); return false; });
       }
+      // the changelog of durable global state, which only tasks with keyed global state have
+      if (await deleteTopic(this.opts.kafka, stateTopic(id)).catch((e) => { this.log(`task ${id}: deleting ${stateTopic(id)}: ${(e as Error).message}`); return false; })) topics[stateTopic(id)] = true;
       this.log(`task ${id} deleted`);
       return { id, deleted: true, topics };
     });
@@ -410,7 +440,7 @@ export class RuntimeServer {
   }
 
   /** A worker silent this long is no longer listed (it stays in the store for its counters). */
-  private forgetAfter(): number { return Math.max(60_000, 20 * this.downAfter()); }
+  private forgetAfter(): number { return this.opts.forgetAfterMs ?? Math.max(60_000, 20 * this.downAfter()); }
 
   private liveWorkers() {
     return this.store.workers().filter((w) => Date.now() - w.last_seen < this.forgetAfter());
@@ -482,28 +512,47 @@ export class RuntimeServer {
     if (!t) return undefined;
     const counters = this.store.agentCounters(id);
     const health = new Map(this.agentList().map((a) => [a.name, a]));
-    const perAgent = t.agents.map((name, i) => ({ name, source_index: i, up: health.get(name)?.up ?? false, ...(counters[name] ?? { state: 'pending' }) }));
+    // with the resume point each agent reported last (resume-point.ts): where a restart reads on
+    const cks = this.store.taskCheckpoints(id);
+    const perAgent = t.agents.map((name, i) => ({
+      name, source_index: i, up: health.get(name)?.up ?? false, ...(counters[name] ?? { state: 'pending' }),
+      ...(cks[name] ? { checkpoint: { offset: cks[name].at?.offset ?? null, watermark: cks[name].watermark ?? null, items_before: cks[name].items_before ?? null } } : {}),
+    }));
     const sum = (k: string) => perAgent.reduce((a, x: any) => a + (x[k] ?? 0), 0);
     const local = { items_read: sum('items_read'), filtered: sum('filtered'), emitted: sum('emitted'), malformed: sum('malformed'), skipped: sum('skipped') };
-    // `emitted` adds up what every worker produced, replays after a failover included; `out` is
-    // what left the global stage once (the distinct results stored), so it stays right when a
-    // worker's successor replays windows.
+    // `emitted` is what every worker produced, replays after a failover included; `out` is what
+    // left the global stage once (the distinct results stored, those forgotten by retention
+    // included), so it stays right when a worker's successor replays windows.
     const results = this.store.resultCount(id);
-    const global = { received: 0, out: results, emitted: 0, late: 0, grace_expiries: 0, duplicates: 0, poison: 0, workers: [] as { name: string; up: boolean; partitions: number[]; error?: string }[] };
+    // elements a resumed local stage sent again that the GSP had (dropped there: kafka-transport.ts dropResent)
+    let resent = 0;
+    const global = { received: 0, out: results, emitted: 0, late: 0, grace_expiries: 0, duplicates: 0, poison: 0, checkpoints: 0, checkpoint_bytes: 0, checkpoint_skipped: 0, restores: 0, workers: [] as { name: string; up: boolean; partitions: number[]; error?: string; checkpoint_error?: string }[] };
     for (const w of this.store.workers()) {
       const c = w.info?.tasks?.[id];
       if (!c) continue;
       const up = Date.now() - w.last_seen < this.downAfter();
-      if (up || Date.now() - w.last_seen < this.forgetAfter()) global.workers.push({ name: w.name, up, partitions: up ? c.partitions : [], ...(typeof c.error === 'string' ? { error: c.error } : {}) });
+      if (up || Date.now() - w.last_seen < this.forgetAfter()) global.workers.push({ name: w.name, up, partitions: up ? c.partitions : [], ...(typeof c.error === 'string' ? { error: c.error } : {}), ...(typeof c.checkpoint_error === 'string' ? { checkpoint_error: c.checkpoint_error } : {}) });
       global.received += c.received; global.emitted += c.out; global.late += c.late; global.grace_expiries += c.grace_expiries; global.duplicates += c.duplicates; global.poison += c.poison ?? 0;
+      // durable global state (gsp-worker.ts): what every worker checkpointed and restored
+      global.checkpoints += c.checkpoints ?? 0; global.checkpoint_bytes += c.checkpoint_bytes ?? 0; global.checkpoint_skipped += c.checkpoint_skipped ?? 0; global.restores += c.restores ?? 0;
+      resent += c.resent ?? 0;
     }
+    // what the runtime set aside (persisted): results forgotten by retention still left the global stage once
+    const aside = this.store.taskCounters(id);
+    global.out = results + (aside.results_expired ?? 0);
+    // what the workers produced, replays included, as read from the results topic: their own
+    // heartbeats miss what a worker that died produced after its last one
+    global.emitted = global.out + (aside.results_duplicates ?? 0);
     const { code, ...rest } = t;
     return {
       ...rest, has_code: code !== null,
       agents_detail: perAgent,
-      stages: { local, global },
+      stages: { local, global: { ...global, resent } },
       results,
-      results_skipped: this.skippedResults.get(id) ?? 0,
+      results_skipped: aside.results_skipped ?? 0,
+      results_duplicates: aside.results_duplicates ?? 0,
+      results_expired: aside.results_expired ?? 0,
+      sse_clients_dropped: aside.sse_clients_dropped ?? 0,
       data_reduction: local.items_read > 0 ? 1 - local.emitted / local.items_read : 0,
     };
   }
@@ -515,53 +564,112 @@ export class RuntimeServer {
    * which the stream closes. The runtime's close() ends every open stream.
    *
    * All streams of a task share one hub: one result listener and one counters tick, whose detail
-   * is computed and serialized once for all of them. A client that stops reading is dropped once
-   * STREAM_BACKLOG bytes wait for it.
+   * is computed and serialized once for all of them. A client with STREAM_BACKLOG bytes waiting
+   * (slow, or a burst of results larger than that) gets no more live events: it takes the results
+   * from the store as it drains (catchUp), so a burst loses nothing and memory stays bounded; one
+   * that takes nothing for `streamStallMs` is closed, counted in the task's `sse_clients_dropped`
+   * (it may reconnect with `after`).
+   *
+   * Without `after` a stream starts with the most recent 1000 results; with `after` (a client
+   * reconnecting with the last id it had) it gets every stored result after it, the same way.
    */
   private stream(id: string, key: string, req: FastifyRequest, reply: FastifyReply): void {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    const hub = this.hubs.get(id) ?? this.openHub(id);
     const after = Number((req.query as { after?: string }).after ?? 0) || 0;
     const replay = (rows: StoredResult[]) => rows.map((r) => `id: ${r.seq}\nevent: result\ndata: ${JSON.stringify(r)}\n\n`).join('');
-    // the recent results, serialized once for every client that starts from the beginning
-    if (after === 0) res.write(hub.replay ??= replay(this.store.results(id, 1000, 0)));
-    else res.write(replay(this.store.results(id, 1000, after)));
     // `final`: the task has ended; a runtime shutting down closes the stream without saying so
     const end = (final = true) => {
       if (final && !res.writableEnded) res.write(`event: end\ndata: ${JSON.stringify({ status: this.store.task(id)?.status ?? 'deleted' })}\n\n`);
       res.end();
     };
-    const client: StreamClient = { res, key, end };
-    hub.clients.add(client);
+    const hub = this.hubs.get(id) ?? this.openHub(id);
+    const client: StreamClient = { res, key, end, lastSeq: after, behind: after > 0, behindSince: Date.now(), endWhenCaughtUp: false };
     this.streams.add(end);
     this.streamsPer.set(key, (this.streamsPer.get(key) ?? 0) + 1);
     req.raw.on('close', () => {
       if (!this.streams.delete(end)) return;
-      hub.clients.delete(client);
       const n = (this.streamsPer.get(key) ?? 1) - 1;
       if (n > 0) this.streamsPer.set(key, n); else this.streamsPer.delete(key);
+      hub.clients.delete(client);
       if (hub.clients.size === 0 && this.hubs.get(id) === hub) this.closeHub(id, hub);
     });
+    hub.clients.add(client);
+    if (after === 0) {
+      // the recent results, serialized once for every client that starts from the beginning
+      if (hub.replay === null) {
+        const rows = this.store.results(id, 1000, 0);
+        hub.replay = replay(rows);
+        hub.replaySeq = rows.length > 0 ? rows[rows.length - 1].seq : 0;
+      }
+      res.write(hub.replay);
+      client.lastSeq = hub.replaySeq;
+    } else this.catchUp(id, client);
+  }
+
+  /**
+   * A client behind the live results takes them from the store, a page at a time as it drains,
+   * and rejoins the live ones once none is left (in the same tick as the last, empty, page: none
+   * is missed in between); ended then if the task ended meanwhile.
+   */
+  private catchUp(id: string, c: StreamClient): void {
+    void (async () => {
+      while (!c.res.destroyed && this.streams.has(c.end)) {
+        if (c.res.writableLength > STREAM_BACKLOG) {
+          await new Promise<void>((r) => {
+            const go = () => { c.res.off('drain', go); c.res.off('close', go); r(); };
+            c.res.on('drain', go); c.res.on('close', go);
+          });
+          c.behindSince = Date.now();
+          continue;
+        }
+        const page = this.store.resultsPage(id, 1000, c.lastSeq);
+        if (page.length === 0) {
+          c.behind = false;
+          if (c.endWhenCaughtUp) c.end();
+          return;
+        }
+        c.res.write(page.map((r) => `id: ${r.seq}\nevent: result\ndata: ${JSON.stringify(r)}\n\n`).join(''));
+        c.lastSeq = page[page.length - 1].seq;
+      }
+    })().catch((e) => { this.log(`task ${id}: event stream: ${(e as Error).message}`); c.res.destroy(); });
   }
 
   private openHub(id: string): StreamHub {
-    const send = (hub: StreamHub, text: string) => {
+    const stall = this.opts.streamStallMs ?? 30_000;
+    /** Writes to the clients that keep up; one with STREAM_BACKLOG waiting falls behind (catchUp). */
+    const send = (hub: StreamHub, text: string, seq = 0) => {
       for (const c of hub.clients) {
-        if (c.res.writableLength > STREAM_BACKLOG) { c.res.destroy(); continue; }
+        if (c.res.destroyed || c.behind) continue;
+        if (c.res.writableLength > STREAM_BACKLOG) {
+          if (seq === 0) continue; // a counters snapshot: the next one supersedes it
+          c.behind = true;
+          c.behindSince = Date.now();
+          this.catchUp(id, c);
+          continue;
+        }
         c.res.write(text);
+        if (seq > 0) c.lastSeq = seq;
       }
     };
     const hub: StreamHub = {
-      clients: new Set(), stored: -1, quietSince: Date.now(), replay: null,
-      onResult: (r) => { hub.replay = null; send(hub, `id: ${r.seq}\nevent: result\ndata: ${JSON.stringify(r)}\n\n`); },
+      clients: new Set(), stored: -1, quietSince: Date.now(), replay: null, replaySeq: 0,
+      onResult: (r) => { hub.replay = null; send(hub, `id: ${r.seq}\nevent: result\ndata: ${JSON.stringify(r)}\n\n`, r.seq); },
       timer: setInterval(() => {
+        const now = Date.now();
+        // a client that took nothing for the stall time while results waited: closed, counted
+        for (const c of hub.clients) {
+          if (!c.behind || c.res.destroyed || now - c.behindSince < stall) continue;
+          this.log(`task ${id}: event stream of ${c.key} closed: its client took nothing for ${Math.round((now - c.behindSince) / 1000)} s while ${c.res.writableLength} bytes waited (counted in sse_clients_dropped)`);
+          this.store.bumpCounters(id, { sse_clients_dropped: 1 });
+          c.res.destroy();
+        }
         const d = this.detail(id);
         send(hub, `event: counters\ndata: ${JSON.stringify(d)}\n\n`);
-        if (d && d.results !== hub.stored) { hub.stored = d.results; hub.quietSince = Date.now(); }
-        const done = !d || d.status === 'stopped' || (d.status === 'finished' && Date.now() - hub.quietSince >= END_QUIET_MS);
-        if (done) for (const c of [...hub.clients]) c.end();
+        if (d && d.results !== hub.stored) { hub.stored = d.results; hub.quietSince = now; }
+        const done = !d || d.status === 'stopped' || (d.status === 'finished' && now - hub.quietSince >= END_QUIET_MS);
+        if (done) for (const c of [...hub.clients]) { if (c.behind) c.endWhenCaughtUp = true; else c.end(); }
       }, 2000),
     };
     this.events.on(`result:${id}`, hub.onResult);
@@ -597,7 +705,10 @@ export class RuntimeServer {
               if (typeof r === 'string') { this.poisoned(t.id, rec, r); continue; }
               rows.push(r);
             }
-            for (const stored of this.store.addResults(t.id, rows)) this.events.emit(`result:${t.id}`, stored);
+            const added = this.store.addResults(t.id, rows);
+            // later copies of a stored (window, key): a worker's replay, kept out and counted
+            if (added.length < rows.length) this.store.bumpCounters(t.id, { results_duplicates: rows.length - added.length });
+            for (const stored of added) this.events.emit(`result:${t.id}`, stored);
             if (batch.records.length > 0) state.lastRecordMs = Date.now();
             await batch.commit().catch(() => undefined);
             if (state.stopped) break;
@@ -614,6 +725,7 @@ export class RuntimeServer {
   private poisoned(task: string, rec: InRecord, why: string): void {
     const n = (this.skippedResults.get(task) ?? 0) + 1;
     this.skippedResults.set(task, n);
+    this.store.bumpCounters(task, { results_skipped: 1 });
     if (n === 1) this.log(`task ${task}: ${rec.topic} partition ${rec.partition} offset ${rec.offset}: ${why}; skipped (further ones counted in results_skipped)`);
   }
 

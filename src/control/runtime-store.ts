@@ -1,7 +1,11 @@
 /**
  * The runtime's embedded storage (node:sqlite, one file): agents, GSP workers, tasks and their
  * results. Tasks and their state survive a restart. Results are unique per (task, window, key):
- * a replayed copy from a GSP worker that died is ignored (the first copy wins).
+ * a replayed copy from a GSP worker that died is ignored (the first copy wins), and counted.
+ * Also kept: how often each agent registered (its incarnation: a resumed local stage numbers its
+ * messages above every earlier start's), each agent's resume point per task (resume-point.ts),
+ * and per task what the runtime set aside (task_counters: results_duplicates, results_skipped,
+ * results_expired, sse_clients_dropped), so a restart does not reset them.
  */
 import { statSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
@@ -63,6 +67,53 @@ export class RuntimeStore {
     const cols = this.db.prepare('PRAGMA table_info(results)').all() as { name: string }[];
     if (!cols.some((c) => c.name === 'at')) this.db.exec(`ALTER TABLE results ADD COLUMN at INTEGER NOT NULL DEFAULT ${Date.now()}`);
     this.db.exec('CREATE INDEX IF NOT EXISTS results_at ON results (at)');
+    // added later: agents' registrations, resume points, per-task counters of what was set aside
+    const agentCols = this.db.prepare('PRAGMA table_info(agents)').all() as { name: string }[];
+    if (!agentCols.some((c) => c.name === 'incarnation')) this.db.exec('ALTER TABLE agents ADD COLUMN incarnation INTEGER NOT NULL DEFAULT 0');
+    const taCols = this.db.prepare('PRAGMA table_info(task_agents)').all() as { name: string }[];
+    if (!taCols.some((c) => c.name === 'checkpoint')) this.db.exec('ALTER TABLE task_agents ADD COLUMN checkpoint TEXT');
+    this.db.exec('CREATE TABLE IF NOT EXISTS task_counters (task TEXT, name TEXT, value INTEGER NOT NULL, PRIMARY KEY (task, name))');
+  }
+
+  /** An agent (re)starting: registered, its incarnation (1 at its first start) counted up and returned. */
+  registerAgent(name: string, source: string, labels: Record<string, string>): number {
+    const now = Date.now();
+    const r = this.db.prepare(`INSERT INTO agents (name, source, labels, registered_at, last_seen, info, incarnation) VALUES (?, ?, ?, ?, ?, '{}', 1)
+      ON CONFLICT (name) DO UPDATE SET source = excluded.source, labels = excluded.labels, registered_at = excluded.registered_at, last_seen = excluded.last_seen, incarnation = agents.incarnation + 1
+      RETURNING incarnation`).get(name, source, JSON.stringify(labels), now, now) as { incarnation: number };
+    return r.incarnation;
+  }
+
+  /** An agent's resume point of a task (resume-point.ts), replacing the one before. */
+  setCheckpoint(task: string, agent: string, checkpoint: unknown): void {
+    this.db.prepare(`INSERT INTO task_agents (task, agent, counters, checkpoint) VALUES (?, ?, 'null', ?) ON CONFLICT (task, agent) DO UPDATE SET checkpoint = excluded.checkpoint`)
+      .run(task, agent, JSON.stringify(checkpoint));
+  }
+
+  /** The resume points an agent reported, by task. */
+  checkpoints(agent: string): Map<string, any> {
+    const out = new Map<string, any>();
+    for (const r of this.db.prepare('SELECT task, checkpoint FROM task_agents WHERE agent = ? AND checkpoint IS NOT NULL').all(agent) as any[]) out.set(r.task, JSON.parse(r.checkpoint));
+    return out;
+  }
+
+  /** A task's resume points, by agent. */
+  taskCheckpoints(task: string): Record<string, any> {
+    const out: Record<string, any> = {};
+    for (const r of this.db.prepare('SELECT agent, checkpoint FROM task_agents WHERE task = ? AND checkpoint IS NOT NULL').all(task) as any[]) out[r.agent] = JSON.parse(r.checkpoint);
+    return out;
+  }
+
+  /** Adds to a task's counters of what the runtime set aside (see the top of this file). */
+  bumpCounters(task: string, by: Record<string, number>): void {
+    const st = this.db.prepare('INSERT INTO task_counters (task, name, value) VALUES (?, ?, ?) ON CONFLICT (task, name) DO UPDATE SET value = value + excluded.value');
+    for (const [k, v] of Object.entries(by)) if (v > 0) st.run(task, k, v);
+  }
+
+  taskCounters(task: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.db.prepare('SELECT name, value FROM task_counters WHERE task = ?').all(task) as any[]) out[r.name] = r.value;
+    return out;
   }
 
   upsertAgent(name: string, source: string, labels: Record<string, string>, info: unknown): void {
@@ -186,16 +237,26 @@ export class RuntimeStore {
     return { seq: r.seq, task, window: r.wstart === null ? null : { start: r.wstart, end: r.wend }, key: JSON.parse(r.key), value: JSON.parse(r.value) };
   }
 
-  /** Forgets results stored before `beforeMs` (retention); returns how many. */
+  /** Forgets results stored before `beforeMs` (retention), counted per task in results_expired; returns how many. */
   expireResults(beforeMs: number): number {
-    return Number(this.db.prepare('DELETE FROM results WHERE at < ?').run(beforeMs).changes);
+    this.db.exec('BEGIN');
+    try {
+      const per = this.db.prepare('SELECT task, COUNT(*) AS n FROM results WHERE at < ? GROUP BY task').all(beforeMs) as { task: string; n: number }[];
+      const n = Number(this.db.prepare('DELETE FROM results WHERE at < ?').run(beforeMs).changes);
+      for (const r of per) this.bumpCounters(r.task, { results_expired: r.n });
+      this.db.exec('COMMIT');
+      return n;
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      throw e;
+    }
   }
 
   /** Forgets a task: its spec, results, counters and windows. */
   deleteTask(id: string): void {
     this.db.exec('BEGIN');
     try {
-      for (const t of ['results', 'task_agents', 'task_windows']) this.db.prepare(`DELETE FROM ${t} WHERE task = ?`).run(id);
+      for (const t of ['results', 'task_agents', 'task_windows', 'task_counters']) this.db.prepare(`DELETE FROM ${t} WHERE task = ?`).run(id);
       this.db.prepare('DELETE FROM tasks WHERE id = ?').run(id);
       this.db.exec('COMMIT');
     } catch (e) {

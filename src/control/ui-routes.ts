@@ -15,7 +15,8 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { builtinNames, builtinPath, loadBuiltin } from '../apps/index.ts';
-import { credentialOf, type Access, type RuntimeServer } from './runtime-server.ts';
+import { access, credentialOf } from './route-access.ts';
+import type { RuntimeStore } from './runtime-store.ts';
 import { UiAssets } from './ui-static.ts';
 
 const HISTORY = 180;
@@ -32,7 +33,14 @@ interface AgentSample {
 }
 
 /** Per-agent totals over the agent's tasks: packets read, malformed, skipped. */
-function agentTotals(server: RuntimeServer): Map<string, { items_read: number; malformed: number; skipped: number }> {
+/** What these routes read of the runtime (RuntimeServer has it). */
+export interface UiRuntime {
+  readonly store: RuntimeStore;
+  agentList(): ({ name: string } & Record<string, unknown>)[];
+  detail(id: string): Record<string, unknown> | undefined;
+}
+
+function agentTotals(server: UiRuntime): Map<string, { items_read: number; malformed: number; skipped: number }> {
   const out = new Map<string, { items_read: number; malformed: number; skipped: number }>();
   for (const t of server.store.tasks()) {
     for (const [agent, c] of Object.entries(server.store.agentCounters(t.id))) {
@@ -46,7 +54,7 @@ function agentTotals(server: RuntimeServer): Map<string, { items_read: number; m
   return out;
 }
 
-export function registerUiRoutes(app: FastifyInstance, server: RuntimeServer): void {
+export function registerUiRoutes(app: FastifyInstance, server: UiRuntime): void {
   const assets = new UiAssets();
   const history = new Map<string, AgentSample[]>();
 
@@ -72,7 +80,6 @@ export function registerUiRoutes(app: FastifyInstance, server: RuntimeServer): v
     const a = assets.get(req.url.split('?')[0]);
     return reply.code(a.status).headers(a.headers).send(a.body);
   };
-  const access = (a: Access) => ({ config: { access: a } });
   const secured = { security: [{ bearer: [] }] };
   app.get('/', { schema: { hide: true }, ...access('public') }, page);
   app.get('/index.html', { schema: { hide: true }, ...access('public') }, page);

@@ -19,7 +19,11 @@
  *     n      number of local stages of the task (the GSP waits for all n seals)
  *     seq    the message's number from this source, 0, 1, 2 ... (same in all its P records);
  *            the GSP drops a (src, seq) it has seen on that partition: a producer retry after a
- *            broker outage cannot double a partial
+ *            broker outage cannot double a partial. A local stage resumed mid-file by a
+ *            restarted agent numbers from incarnation * 2^32 (control/resume-point.ts)
+ *     resumed  (optional) true on every message of such a resumed local stage: it makes again
+ *            windows the GSP may have; the GSP drops its elements earlier than that source's
+ *            watermark on the partition (dropResent). Absent otherwise.
  *     wm     watermark, seconds since the epoch, or "inf" / "-inf"
  *     end    true on the source's last message (wm "inf")
  *     items  elements (JSON-safe: partial aggregates in their `encode` form)
@@ -58,6 +62,8 @@ export interface PartRecord {
   times: number[];
   keys: unknown[];
   pos: number[];
+  /** A resumed local stage's message (see `resumed` above). */
+  resumed?: boolean;
 }
 
 export const partialsTopic = (taskId: string) => `intstream.${taskId}.partials`;
@@ -82,8 +88,8 @@ export function globalPartitionable(global: OpSpec[]): boolean {
 const encodeWm = (w: number): number | string => (w === Infinity ? 'inf' : w === -Infinity ? '-inf' : w);
 const decodeWm = (w: unknown): number => (w === 'inf' ? Infinity : w === '-inf' ? -Infinity : Number(w));
 
-/** One record per partition for one local-stage message. */
-export function encodeMessage(msg: StageMessage, n: number, seq: number, partitions: number): OutRecord[] {
+/** One record per partition for one local-stage message (`resumed`: of a local stage resumed mid-file). */
+export function encodeMessage(msg: StageMessage, n: number, seq: number, partitions: number, resumed = false): OutRecord[] {
   const parts = Array.from({ length: partitions }, () => ({ items: [] as unknown[], times: [] as number[], keys: [] as unknown[], pos: [] as number[] }));
   for (let i = 0; i < msg.items.length; i++) {
     const k = msg.keys[i];
@@ -95,7 +101,7 @@ export function encodeMessage(msg: StageMessage, n: number, seq: number, partiti
   return parts.map((part, p) => ({
     key: String(msg.source),
     partition: p,
-    value: JSON.stringify({ v: RECORD_VERSION, src: msg.source, n, seq, wm, end: msg.end, ...part }),
+    value: JSON.stringify({ v: RECORD_VERSION, src: msg.source, n, seq, wm, end: msg.end, ...(resumed ? { resumed: true } : {}), ...part }),
   }));
 }
 
@@ -112,12 +118,33 @@ export function decodeRecord(value: Buffer): PartRecord {
   if (r === null || typeof r !== 'object') throw new IntstreamError('TRANSPORT', 'partials record is not an object');
   if (r.v !== RECORD_VERSION) throw new IntstreamError('TRANSPORT', `partials record version ${r.v}: this intstream reads version ${RECORD_VERSION}`);
   if (!Number.isInteger(r.src) || r.src < 0 || !Number.isInteger(r.seq) || typeof r.end !== 'boolean') throw new IntstreamError('TRANSPORT', 'partials record lacks src, seq or end');
+  if (r.resumed !== undefined && typeof r.resumed !== 'boolean') throw new IntstreamError('TRANSPORT', 'partials record: resumed is not true or false');
   if (!Array.isArray(r.items) || !Array.isArray(r.times) || !Array.isArray(r.keys) || r.times.length !== r.items.length || r.keys.length !== r.items.length) {
     throw new IntstreamError('TRANSPORT', 'partials record columns (items, times, keys) missing or of different lengths');
   }
   r.wm = decodeWm(r.wm);
   if (Number.isNaN(r.wm)) throw new IntstreamError('TRANSPORT', 'partials record watermark is not a number');
   return r as PartRecord;
+}
+
+/**
+ * A resumed local stage's record on a partition where its source's watermark is `wm`: drops the
+ * elements earlier than `wm` (the partition had them from the run before the restart: a window
+ * reaches a partition with the first message sealing past its start) and returns how many.
+ */
+export function dropResent(r: PartRecord, wm: number): number {
+  const times = r.times;
+  let k = 0;
+  for (let i = 0; i < times.length; i++) {
+    if (times[i] < wm) continue;
+    r.items[k] = r.items[i]; r.times[k] = times[i]; r.keys[k] = r.keys[i];
+    if (Array.isArray(r.pos)) r.pos[k] = r.pos[i];
+    k++;
+  }
+  const dropped = times.length - k;
+  r.items.length = k; r.times.length = k; r.keys.length = k;
+  if (Array.isArray(r.pos)) r.pos.length = Math.min(r.pos.length, k);
+  return dropped;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -139,9 +166,14 @@ export class KafkaStageSender {
   lastError: string | null = null;
 
   private readonly retryMs: number;
+  /** The first sequence number, and whether messages are marked `resumed` (a local stage resumed mid-file). */
+  private readonly seqBase: number;
+  private readonly resumed: boolean;
 
-  constructor(bootstrap: string, taskId: string, n: number, partitions: number, retryMs = 500) {
+  constructor(bootstrap: string, taskId: string, n: number, partitions: number, retryMs = 500, opts: { seqBase?: number; resumed?: boolean } = {}) {
     this.retryMs = retryMs;
+    this.seqBase = opts.seqBase ?? 0;
+    this.resumed = opts.resumed === true;
     this.topic = partialsTopic(taskId);
     this.producer = createProducer({ bootstrap, clientId: `intstream-lsp-${taskId}` });
     this.partitions = partitions;
@@ -149,9 +181,9 @@ export class KafkaStageSender {
   }
 
   async send(msg: StageMessage): Promise<void> {
-    const seq = this.seqs.get(msg.source) ?? 0;
+    const seq = this.seqs.get(msg.source) ?? this.seqBase;
     this.seqs.set(msg.source, seq + 1);
-    const records = encodeMessage(msg, this.n, seq, this.partitions);
+    const records = encodeMessage(msg, this.n, seq, this.partitions, this.resumed);
     for (;;) {
       try {
         await this.producer.send(this.topic, records);
