@@ -12,17 +12,20 @@
  *      status is 1 when they differ
  *   5. prints packets/s, intstream / C ratio, and intstream's peak RSS
  *
- * Options: --packets N (default 5000000), --runs N, --file PATH (use an existing capture).
+ * Options: --packets N (default 5000000), --runs N, --file PATH (use an existing capture),
+ * --workers N: also run intstream with `--workers N` (local-stage threads, see README "Workers"),
+ * on every core (no taskset), beside the one-core runs; its results are checked the same way.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { generate } from '../tools/gen-traffic.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { packets: { type: 'string', default: '5000000' }, runs: { type: 'string', default: '5' }, file: { type: 'string' } } });
+const { values } = parseArgs({ options: { packets: { type: 'string', default: '5000000' }, runs: { type: 'string', default: '5' }, file: { type: 'string' }, workers: { type: 'string' } } });
 const packets = Number(values.packets);
 const runs = Number(values.runs);
 const data = join(root, 'bench', 'data');
@@ -50,18 +53,22 @@ const node = process.execPath;
 const taskset = existsSync('/usr/bin/taskset') ? ['taskset', '-c', '0'] : [];
 const timeBin = existsSync('/usr/bin/time') ? ['/usr/bin/time', '-f', '%e %M'] : [];
 
-interface Cmd { name: string; argv: string[]; out?: string }
+interface Cmd { name: string; argv: string[]; out?: string; allCores?: boolean }
 const bpf = '(tcp[13] & 0x12 == 2) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 2) or (vlan and ((tcp[13] & 0x12 == 2) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 2)))';
 const cmds: Cmd[] = [
   { name: 'intstream tcp-new-conn', argv: [node, join(root, 'bin', 'intstream.js'), 'run', 'tcp-new-conn', '--source', `pcap:${file}`, '--format', 'jsonl', '-q', '--stats', join(data, 'bench-stats.json')], out: join(data, 'intstream.jsonl') },
 ];
+if (values.workers !== undefined) {
+  const w = values.workers;
+  cmds.push({ name: `intstream --workers ${w}`, argv: [...cmds[0].argv.slice(0, -2), '--workers', w, '--stats', join(data, 'bench-stats-workers.json')], out: join(data, 'intstream-workers.jsonl'), allCores: true });
+}
 if (haveRef) cmds.push({ name: 'C reference (libpcap)', argv: [refBin, file, '10', '100'], out: join(data, 'ref.jsonl') });
 if (existsSync('/usr/bin/tcpdump') || existsSync('/usr/sbin/tcpdump')) cmds.push({ name: 'tcpdump -r -w /dev/null (BPF)', argv: ['tcpdump', '-r', file, '-w', '/dev/null', bpf] });
 
 const best = new Map<string, { wall: number; rssKb: number }>();
 for (let r = 0; r < runs; r++) {
   for (const c of cmds) {
-    const argv = [...timeBin, ...taskset, ...c.argv];
+    const argv = [...timeBin, ...(c.allCores ? [] : taskset), ...c.argv];
     const t0 = performance.now();
     const res = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 1 << 28 });
     const wall = (performance.now() - t0) / 1000;
@@ -77,9 +84,9 @@ for (let r = 0; r < runs; r++) {
 const stats = JSON.parse(readFileSync(join(data, 'bench-stats.json'), 'utf8'));
 const n = stats.items_read as number;
 const sorted = (f: string) => readFileSync(f, 'utf8').split('\n').filter(Boolean).sort().join('\n');
-const same = haveRef ? sorted(join(data, 'intstream.jsonl')) === sorted(join(data, 'ref.jsonl')) : null;
+const same = haveRef ? cmds.filter((c) => c.out && c.name.startsWith('intstream')).every((c) => sorted(c.out!) === sorted(join(data, 'ref.jsonl'))) : null;
 
-const lines = [`file: ${file} (${n.toLocaleString('en-US')} packets, ${(bytes / 1e6).toFixed(0)} MB); best of ${runs} runs, one core each (taskset -c 0)`, ''];
+const lines = [`file: ${file} (${n.toLocaleString('en-US')} packets, ${(bytes / 1e6).toFixed(0)} MB); best of ${runs} runs, one core each (taskset -c 0)${values.workers !== undefined ? `, --workers on all ${availableParallelism()} cores` : ''}`, ''];
 lines.push(`${'command'.padEnd(32)} ${'wall s'.padStart(8)} ${'Mpkt/s'.padStart(8)} ${'MB/s'.padStart(8)} ${'peak RSS MB'.padStart(12)}`);
 for (const c of cmds) {
   const b = best.get(c.name)!;
@@ -88,7 +95,13 @@ for (const c of cmds) {
 const ours = best.get(cmds[0].name)!, ref = best.get('C reference (libpcap)');
 lines.push('');
 if (ref) lines.push(`intstream / C reference speed ratio: ${(ref.wall / ours.wall).toFixed(2)} (target >= 1.0)`);
+const workers = cmds.find((c) => c.allCores);
+if (workers) {
+  const b = best.get(workers.name)!;
+  if (ref) lines.push(`${workers.name} / C reference speed ratio: ${(ref.wall / b.wall).toFixed(2)} (issue 13's target with 2 workers: >= 1.8)`);
+  lines.push(`${workers.name} / intstream on one thread: ${(ours.wall / b.wall).toFixed(2)}x; peak RSS ${(b.rssKb / 1024).toFixed(0)} MB`);
+}
 lines.push(`intstream peak RSS: ${(ours.rssKb / 1024).toFixed(0)} MB (target < 300 MB)`);
-if (same !== null) lines.push(`results identical to the C reference: ${same ? 'yes' : 'NO'}`);
+if (same !== null) lines.push(`results identical to the C reference${workers ? ' (every intstream run)' : ''}: ${same ? 'yes' : 'NO'}`);
 process.stdout.write(lines.join('\n') + '\n');
 if (same === false) process.exitCode = 1;

@@ -1,12 +1,14 @@
 /**
  * Runs one task in one process: a local stage per source (local/local-stage.ts, the composition
  * agents use too), a transport, the global stage, the sinks. The CLI's `run` command and the
- * tests use it.
+ * tests use it. With `workers` > 1 a source's local stage runs on that many threads, each a
+ * source of its own on the transport and to the global stage (local/workers/).
  */
 import { IntstreamError } from './errors.ts';
 import { openGlobalStage, refuseProbes } from './global/global-processor.ts';
-import type { LocalProcessor, LocalStats } from './local/local-processor.ts';
-import { openLocalStage } from './local/local-stage.ts';
+import type { LocalStats } from './local/local-processor.ts';
+import { openLocalStageThreads, type LocalStage } from './local/local-stage.ts';
+import { builtinRef, type TaskRef } from './local/workers/task-ref.ts';
 import { splitPlan } from './query/pipeline.ts';
 import type { ProbeRequest, ProbeResult } from './query/stream.ts';
 import { buildPlan, resolveParams, type TaskDefinition } from './query/task.ts';
@@ -23,7 +25,7 @@ export interface RunOptions {
   sources: string[];
   /** Window length for the task's queries, seconds. */
   window?: number;
-  /** Allowed event-time lateness of the local stages, seconds (default: the source's defaultLateness, else 0). */
+  /** Allowed event-time lateness of the local stages, seconds (default: the source's traits.lateness, else 0). */
   lateness?: number;
   /** Live sources: window by packet timestamps (default) or by when the local stage read them. */
   time?: 'packet' | 'processing';
@@ -36,6 +38,12 @@ export interface RunOptions {
   tap?: PacketTap;
   /** Probe implementation (the application library's sendProbe); default refuses. */
   sendProbe?: (req: ProbeRequest) => Promise<ProbeResult>;
+  /** Local-stage threads per source (`--workers`; default 1: the stage runs in this thread). */
+  workers?: number;
+  /** How those threads load the task (default: `task` when it is a built-in application). */
+  taskRef?: TaskRef;
+  /** Why a source stays on one thread despite `workers`, once per reason. */
+  onNotice?: (line: string) => void;
 }
 
 export interface RunStats {
@@ -57,6 +65,8 @@ export interface RunStats {
   warnings: string[];
   /** Sources that ended by themselves before their input was complete (the CLI exits 1). */
   failures: string[];
+  /** Local-stage threads of each source (`--workers`; 1: the stage ran in the main thread). */
+  threads: number[];
 }
 
 const refuseProbe = refuseProbes('probing is not enabled on this agent (no allowed networks)');
@@ -76,28 +86,41 @@ export async function runTask(opts: RunOptions): Promise<RunStats> {
   // Sources first (a bad spec fails before any transport is made); each stage sends through
   // the transport made next, once every source is open.
   let transport: Transport | null = null;
-  const locals: LocalProcessor[] = [];
+  const locals: LocalStage[] = [];
+  // the transport's sources: one per local stage, or one per thread of a stage on several
+  let streams = 0;
+  const workers = opts.workers ?? 1;
+  const taskRef = workers > 1 ? opts.taskRef ?? await builtinRef(opts.task) : null;
+  const said = new Set<string>();
+  const notice = (line: string) => { if (!said.has(line)) { said.add(line); opts.onNotice?.(line); } };
   try {
     for (const spec of opts.sources) {
-      locals.push(await openLocalStage(spec, {
+      const l = await openLocalStageThreads(spec, {
         index: locals.length, split, params, lateness: opts.lateness, time: opts.time, sendProbe, tap: opts.tap,
         send: (m) => transport!.send(m),
-      }));
+      }, { count: workers, task: taskRef, params: opts.params ?? {}, window: opts.window ?? 10, first: streams, notice });
+      locals.push(l);
+      streams += 'threads' in l ? l.threads : 1;
     }
   } catch (e) {
     for (const l of locals) await l.source.close().catch(() => undefined);
     throw e;
   }
   const sources = locals.map((l) => l.source);
-  transport = opts.transport ? await opts.transport(sources.length, opts.task.name) : new MemoryTransport(sources.length);
-  const gsp = openGlobalStage(split.global, sources.length, sendProbe);
+  try {
+    transport = opts.transport ? await opts.transport(streams, opts.task.name) : new MemoryTransport(streams);
+  } catch (e) {
+    for (const s of sources) await s.close().catch(() => undefined); // local-stage threads end with their source
+    throw e;
+  }
+  const gsp = openGlobalStage(split.global, streams, sendProbe);
 
   let progressTimer: NodeJS.Timeout | undefined;
   if (opts.onProgress) {
     const report = () => {
       let bytes = 0, total: number | undefined = 0, packets = 0;
       for (const l of locals) {
-        const p = l.source.progress();
+        const p = l.source.status();
         bytes += p.bytes;
         total = total === undefined || p.total === undefined ? undefined : total + p.total;
         packets += l.read;
@@ -148,7 +171,8 @@ export async function runTask(opts: RunOptions): Promise<RunStats> {
     elapsed_s: +elapsed.toFixed(3),
     items_per_s: elapsed > 0 ? Math.round(itemsRead / elapsed) : 0,
     warnings: sources.flatMap((s) => s.warnings),
-    failures: sources.flatMap((s) => { const f = s.failure?.(); return f ? [`${s.name}: ${f}`] : []; }),
+    failures: sources.flatMap((s) => { const f = s.status().failure; return f ? [`${s.name}: ${f}`] : []; }),
+    threads: locals.map((l) => ('threads' in l ? l.threads : 1)),
   };
 }
 

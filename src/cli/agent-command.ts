@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { IntstreamError } from '../errors.ts';
 import { parseDuration } from './format.ts';
+import { parseWorkers } from '../local/workers/workers-option.ts';
 import { clientTls, runtimeUrl, token, serveUntilSignal, withClientTls } from './control-options.ts';
 
 export function agentCommand(): Command {
@@ -19,10 +20,12 @@ export function agentCommand(): Command {
     .option('--lateness <duration>', 'event-time lateness allowed before a window closes (default 0s; 60s for netflow: sources)')
     .addOption(new Option('--time <domain>', 'live sources: window by packet timestamps, or by processing time').choices(['packet', 'processing']))
     .option('--allow-probe <cidr>', 'network this agent may probe (repeatable)', (v: string, p: string[]) => [...p, v], [])
+    .option('--workers <n>', "local-stage threads per task: 1 to 64, or auto (the number of cores); their output is this agent's one stream", '1')
     .addHelpText('after', `
 Examples:
   $ intstream agent --source pcap:- --name edge1 --runtime https://10.0.0.1:7070 --ca ca.pem --token "$TOKEN" --label site=ams`)
     .action(async (o: Record<string, any>) => {
+      const workers = parseWorkers(o.workers);
       const labels: Record<string, string> = {};
       for (const kv of o.label as string[]) {
         const eq = kv.indexOf('=');
@@ -47,7 +50,7 @@ Examples:
       if (!validName(name)) throw new IntstreamError('USAGE', `--name ${name}: not 1 to 64 of A-Z a-z 0-9 . _ -`);
       const agent = new Agent({
         name, source: o.source, runtime: url, token: tok, tls, labels, allowCode: o.allowCode === true,
-        heartbeatMs: parseDuration(o.heartbeat) * 1000, kafka: o.kafka, allowProbe: o.allowProbe, lateness, time: o.time,
+        heartbeatMs: parseDuration(o.heartbeat) * 1000, kafka: o.kafka, allowProbe: o.allowProbe, lateness, time: o.time, workers,
       });
       await agent.start();
       agent.log(`registered with ${url}${o.allowCode ? ' (runs submitted query files)' : ''}`);

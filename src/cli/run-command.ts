@@ -1,5 +1,6 @@
 /**
- * `intstream run <task>`: one process, one local stage per --source, then the global stage.
+ * `intstream run <task>`: one process, one local stage per --source (on --workers threads),
+ * then the global stage.
  */
 import { accessSync, constants, createWriteStream, statSync, type WriteStream } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -18,6 +19,8 @@ import { loadTask, locate } from '../apps/load-task.ts';
 import { transportFor } from '../transport/transport-spec.ts';
 import { createProber } from '../probe/send-probe.ts';
 import { resolveParams } from '../query/task.ts';
+import { withBpf } from '../local/workers/task-ref.ts';
+import { parseWorkers } from '../local/workers/workers-option.ts';
 
 /** An output path a run can write: its directory exists and is writable; not a directory itself. */
 function writableFile(option: string, path: string): void {
@@ -52,6 +55,7 @@ export function runCommand(): Command {
     .addOption(new Option('--time <domain>', 'live sources: window by packet timestamps, or by processing time (windows close on the wall clock while traffic stops)').choices(['packet', 'processing']))
     .option('--allow-probe <cidr>', 'network this agent may probe (repeatable; none: probing off)', collectRepeat, [])
     .option('--probe-rate <rate>', 'at most this many probes a second, e.g. 10/s', '10/s')
+    .option('--workers <n>', 'local-stage threads per source: 1 to 64, or auto (the number of cores); 1 runs the local stage in the main thread', '1')
     .option('-q, --quiet', 'no progress line and no closing summary on stderr')
     .addHelpText('after', `
 Sources:
@@ -81,6 +85,7 @@ Examples:
       if (o.time === 'processing' && !sources.some((x) => /^(live|erspan|gre):/.test(x))) {
         throw new IntstreamError('USAGE', '--time processing applies to live sources (live:, erspan:, gre:)', 'files and exporters are windowed by their own timestamps');
       }
+      const workers = parseWorkers(o.workers);
       const probeRate = /^\s*([\d.]+)\s*(?:\/\s*s)?\s*$/.exec(String(o.probeRate));
       if (!probeRate || !(Number(probeRate[1]) > 0)) throw new IntstreamError('USAGE', `--probe-rate ${o.probeRate}: expected probes a second, e.g. 10/s`);
       const sendProbe = createProber({ allow: o.allowProbe as string[], ratePerSec: Number(probeRate[1]) });
@@ -90,8 +95,7 @@ Examples:
       const { file } = loaded;
       // --filter: the packets the task sees are those the BPF expression keeps (pushed down with
       // the task's own leading filter, into the kernel for live capture)
-      const def = o.filter === undefined ? loaded.def
-        : { ...loaded.def, query: (packets: any, p: any) => loaded.def.query(packets.filter(`bpf: ${o.filter}`), p) };
+      const def = withBpf(loaded.def, o.filter);
       resolveParams(def, params); // a bad --param is a usage error before anything starts
       const transport = transportFor(o.transport);
       // The output opens with the first result or once the run has succeeded: a run that fails
@@ -119,7 +123,8 @@ Examples:
         for (const spec of o.sink as string[]) if (!/^pcap(ng)?:/.test(spec)) extra.push(await openSinkSpec(spec));
         stats = await runTask({
           task: def, params, sources, window, lateness, sendProbe, time: o.time, tap,
-          transport,
+          transport, workers, taskRef: { kind: 'task', task, bpf: o.filter },
+          onNotice: (line) => process.stderr.write(`${showProgress ? '\r\x1b[K' : ''}intstream: ${line}\n`),
           onResult: extra.length === 0 ? (r) => sink().write(r) : async (r) => {
             await sink().write(r);
             for (const x of extra) await x.write(r);
