@@ -74,6 +74,38 @@ function queryFrame(e: unknown): string | null {
   return null;
 }
 
+/** What each builder step returns, and the operators that type offers (docs/api.md's table). */
+const RETURNS: Record<string, string> = {
+  filter: 'Stream', map: 'Stream', flatMap: 'Stream', key: 'KeyedStream', window: 'WindowedStream', global: 'GlobalStream',
+  merge: 'Stream', aggregate: 'Stream', count: 'Stream', reduce: 'Stream', transform: 'Stream', process: 'KeyedStream',
+};
+const OFFERS: Record<string, string[]> = {
+  Stream: ['filter', 'map', 'flatMap', 'key', 'window', 'global'],
+  KeyedStream: ['filter', 'map', 'window', 'process'],
+  WindowedStream: ['aggregate', 'count', 'reduce', 'transform'],
+  GlobalStream: ['filter', 'map', 'flatMap', 'key', 'window', 'merge'],
+};
+
+/**
+ * The engine's own message for `stream.op is not a function` (V8's "a(...).b(...).op is not a
+ * function"): which step cannot follow which, and what may follow it instead. Null when the
+ * TypeError is about something else.
+ */
+function misplacedOperator(text: string): { message: string; hint: string } | null {
+  const m = /\.(\w+)\((?:\.\.\.)?\)\.(\w+) is not a function/.exec(text);
+  if (!m || !(m[1] in RETURNS) || !Object.values(OFFERS).some((ops) => ops.includes(m[2]))) return null;
+  // filter and map keep a keyed stream keyed: a plain Stream would have offered the operator
+  const type = (m[1] === 'filter' || m[1] === 'map') && OFFERS.Stream.includes(m[2]) ? 'KeyedStream' : RETURNS[m[1]];
+  const offers = OFFERS[type];
+  return {
+    message: `${m[2]}() cannot follow ${m[1]}(): ${m[1]}() returns a ${type}, which offers ${offers.map((o) => `${o}()`).join(', ')}`,
+    hint: m[2] === 'transform' ? 'key and window first: .key(fn).window(s).transform(...) (see docs/api.md, "Stream types and their operators")'
+      : m[2] === 'global' ? 'a global() cut follows an unkeyed stream, usually a windowed aggregate; keyed state that ends the chain runs without a cut (see docs/api.md)'
+        : m[2] === 'process' ? 'key first: .key(fn).process({...}) (see docs/api.md)'
+          : 'see docs/api.md, "Stream types and their operators"',
+  };
+}
+
 /** Builds the plan of a task for given parameters. */
 export function buildPlan(def: TaskDefinition, params: Record<string, ParamValue>, settings: RunSettings): Plan {
   const plan = new Plan();
@@ -84,6 +116,8 @@ export function buildPlan(def: TaskDefinition, params: Record<string, ParamValue
     const at = queryFrame(e);
     const where = at ? `${at}: ` : '';
     if (e instanceof IntstreamError) throw new IntstreamError(e.code === 'FILTER_SYNTAX' ? 'FILTER_SYNTAX' : 'TASK_INVALID', `${where}task ${def.name}: ${e.message}`, e.hint);
+    const misplaced = e instanceof TypeError ? misplacedOperator(e.message) : null;
+    if (misplaced) throw new IntstreamError('TASK_INVALID', `${where}task ${def.name}: ${misplaced.message}`, misplaced.hint);
     throw new IntstreamError('TASK_INVALID', `${where}task ${def.name}: query failed: ${(e as Error).message}`);
   }
   if (!result || typeof result !== 'object' || !('plan' in (result as object))) {
