@@ -11,6 +11,12 @@
  * stage. Reports packets sent, read, lost, kernel drops, and CPU seconds of intstream + tcpdump
  * per million packets.
  *
+ * With --int, the traffic is INT Telemetry Reports (TR v2.0, 4 hops, src/gen/int-gen.ts) to
+ * UDP port 32766 and the task is `int-collector -p int_port=32766`: reports captured through
+ * the capture ring with the task's kernel filter, parsed and run through event detection. The
+ * replay uses tcpreplay --preload-pcap (the file in memory: the sender's own disk reads do not
+ * cap the rate). The highest rate without loss is the loss-free ingest rate.
+ *
  * With --cap, the same replays are read by the npm `cap` native binding (libpcap in-process,
  * one JS callback per packet, the same decode and count per packet) for comparison; `cap` has
  * no pcap_stats, so its loss is sent − received. Build it against the pinned Node's headers:
@@ -21,8 +27,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildLiveLab, replay, ROOT, sleep, startRun } from '../test/sources/live-lab.ts';
+import { encodeReport, encodeReportFrame, pcapFile } from '../src/gen/int-gen.ts';
+import { flowPerPathSeries } from '../src/int/gen-series.ts';
 
-const { values: a } = parseArgs({ options: { packets: { type: 'string', default: '200000' }, rates: { type: 'string', default: '20000,50000,100000,200000,0' }, cap: { type: 'string' }, buffer: { type: 'string', default: '4096' } } });
+const { values: a } = parseArgs({ options: { packets: { type: 'string', default: '200000' }, rates: { type: 'string', default: '20000,50000,100000,200000,0' }, cap: { type: 'string' }, buffer: { type: 'string', default: '4096' }, int: { type: 'boolean', default: false } } });
 const CLK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** CPU seconds (user + system) of a process and its descendants still running. */
@@ -58,17 +66,27 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => { ll.destroy(); process.exit(130); });
   try {
     const gen = join(ll.tmp, 'bench.pcap');
-    spawnSync(process.execPath, [join(ROOT, 'tools/gen-traffic.ts'), gen, '--packets', a.packets!, '--seconds', '10', '--hosts', '5000', '--seed', '3'], { stdio: 'inherit' });
     const q = join(ll.tmp, 'count.ts');
-    writeFileSync(q, `import { defineTask, count } from 'intstream';\nexport default defineTask({ name: 'count', query: (p) => p.key('ip.dst').window(1000000000).aggregate(count()) });\n`);
+    let task: string[];
+    if (a.int) {
+      // one report per frame, 64 paths; timestamps 1 us apart (the replay rate sets the pace)
+      const next = flowPerPathSeries({ version: '2.0', hops: 4, seed: 3, paths: 64 });
+      const frames = Array.from({ length: Number(a.packets) }, (_, k) => encodeReportFrame(encodeReport(next(k)).bytes));
+      writeFileSync(gen, pcapFile(frames, 1_700_000_000_000_000, 1));
+      task = ['int-collector', '-p', 'int_port=32766'];
+    } else {
+      spawnSync(process.execPath, [join(ROOT, 'tools/gen-traffic.ts'), gen, '--packets', a.packets!, '--seconds', '10', '--hosts', '5000', '--seed', '3'], { stdio: 'inherit' });
+      writeFileSync(q, `import { defineTask, count } from 'intstream';\nexport default defineTask({ name: 'count', query: (p) => p.key('ip.dst').window(1000000000).aggregate(count()) });\n`);
+      task = [q];
+    }
     const rows: string[] = [];
-    const head = 'reader   rate(pps)  achieved    sent     read     lost  kernel_drop  cpu_s  cpu_s/Mpkt';
+    const head = `reader   rate(pps)  achieved    sent     read     lost  kernel_drop  cpu_s  cpu_s/M${a.int ? 'rep' : 'pkt'}`;
     console.log(head);
     for (const r of a.rates!.split(',').map(Number)) {
-      const rate = r > 0 ? ['--pps', String(r)] : ['--topspeed'];
+      const rate = [...(r > 0 ? ['--pps', String(r)] : ['--topspeed']), ...(a.int ? ['--preload-pcap'] : [])];
       // intstream live:eth0 (tcpdump child)
       const stats = join(ll.tmp, `s-${r}.json`);
-      const run = startRun(ll, [q, '--source', `live:eth0?buffer=${a.buffer}`, '--format', 'jsonl', '--stats', stats, '-q']);
+      const run = startRun(ll, [...task, '--source', `live:eth0?buffer=${a.buffer}`, '--format', 'jsonl', '--stats', stats, '-q']);
       await run.ready();
       const cpu0 = treeCpu(run.child.pid!);
       const rep = await replay(ll, gen, rate);
