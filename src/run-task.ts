@@ -5,7 +5,8 @@
  * source of its own on the transport and to the global stage (local/workers/).
  */
 import { IntstreamError } from './errors.ts';
-import { openGlobalStage, refuseProbes } from './global/global-processor.ts';
+import { openGlobalStage } from './global/global-processor.ts';
+import { refuseProbes } from './probe/refuse-probes.ts';
 import type { LocalStats } from './local/local-processor.ts';
 import { openLocalStageThreads, type LocalStage } from './local/local-stage.ts';
 import { builtinRef, type TaskRef } from './local/workers/task-ref.ts';

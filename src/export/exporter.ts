@@ -17,7 +17,7 @@
  * every 250 ms, which runs the pump).
  */
 import { IntstreamError } from '../errors.ts';
-import { refuseProbes } from '../global/global-processor.ts';
+import { refuseProbes } from '../probe/refuse-probes.ts';
 import { INT_DECODE_PARAMS } from '../int/decode-params.ts';
 import type { LocalProcessor, LocalStats } from '../local/local-processor.ts';
 import { openLocalStage } from '../local/local-stage.ts';

@@ -43,13 +43,9 @@ import type { CheckpointEnv, KeyedProcessOp, KeyedSnapshot } from '../query/keye
 import { decodeState, encodeState } from './state-codec.ts';
 import { IntstreamError } from '../errors.ts';
 import type { OpSpec } from '../query/stream.ts';
-import type { ProbeRequest, ProbeResult } from '../query/stream.ts';
 import { SkipCounters } from '../decode/skip-counters.ts';
 import type { StageMessage } from '../transport/transport.ts';
-
-/** Probes refused with the reason (the policy where none is configured). */
-export const refuseProbes = (why: string) => async (req: ProbeRequest): Promise<ProbeResult> =>
-  ({ ok: false, error: `${why}; ${req?.type} to ${req?.dst} not sent` });
+import { refuseProbes } from '../probe/refuse-probes.ts';
 
 /**
  * The one composition of a global stage, for `intstream run` (run-task.ts) and GSP workers: the

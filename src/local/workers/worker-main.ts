@@ -16,7 +16,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { SkipCounters } from '../../decode/skip-counters.ts';
 import type { IntDecodeOptions } from '../../decode/int-view.ts';
-import { refuseProbes } from '../../global/global-processor.ts';
+import { refuseProbes } from '../../probe/refuse-probes.ts';
 import type { StageEnv } from '../../query/operator.ts';
 import type { SourceTraits } from '../../sources/source.ts';
 import type { StageMessage } from '../../transport/transport.ts';
