@@ -38,12 +38,19 @@ function describe(v: object): string {
   return ctor ? `an instance of ${ctor}` : 'an object of another kind';
 }
 
+/**
+ * Nesting deeper than this is refused both ways (a task's state is a few levels deep; a changelog
+ * record nested deeper is corrupt or hostile, and would overflow the stack while restored).
+ */
+export const MAX_STATE_DEPTH = 1000;
+
 const keyPath = (path: string, k: string) => (/^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`);
 
 /** The tagged tree of `value`; refuses what it cannot restore (TASK_INVALID naming `where`). */
 export function tagState(value: unknown, where: string): Tagged {
   const open = new Set<object>();
-  const tag = (v: unknown, path: string): Tagged => {
+  const tag = (v: unknown, path: string, depth = 0): Tagged => {
+    if (depth > MAX_STATE_DEPTH) refuse(where, path, `nesting deeper than ${MAX_STATE_DEPTH} levels`);
     switch (typeof v) {
       case 'string': case 'boolean': return v;
       case 'number':
@@ -61,21 +68,21 @@ export function tagState(value: unknown, where: string): Tagged {
     let out: Tagged[];
     if (Array.isArray(o)) {
       out = ['a'];
-      for (let i = 0; i < o.length; i++) out.push(tag(o[i], `${path}[${i}]`));
+      for (let i = 0; i < o.length; i++) out.push(tag(o[i], `${path}[${i}]`, depth + 1));
     } else if (o instanceof Map) {
       out = ['m'];
       let i = 0;
-      for (const [k, x] of o) { out.push(tag(k, `${path}.keys()[${i}]`), tag(x, `${path}.get(<key ${i}>)`)); i++; }
+      for (const [k, x] of o) { out.push(tag(k, `${path}.keys()[${i}]`, depth + 1), tag(x, `${path}.get(<key ${i}>)`, depth + 1)); i++; }
     } else if (o instanceof Set) {
       out = ['s'];
       let i = 0;
-      for (const x of o) out.push(tag(x, `${path}.values()[${i++}]`));
+      for (const x of o) out.push(tag(x, `${path}.values()[${i++}]`, depth + 1));
     } else {
       const proto = Object.getPrototypeOf(o);
       if (proto !== Object.prototype && proto !== null) refuse(where, path, describe(o));
       if (Object.getOwnPropertySymbols(o).length > 0) refuse(where, path, 'an object with symbol keys');
       out = ['o'];
-      for (const k of Object.keys(o)) out.push(k, tag((o as Record<string, unknown>)[k], keyPath(path, k)));
+      for (const k of Object.keys(o)) out.push(k, tag((o as Record<string, unknown>)[k], keyPath(path, k), depth + 1));
     }
     open.delete(o);
     return out;
@@ -88,25 +95,27 @@ function bad(why: string): never {
 }
 
 /** The value of a tagged tree (the inverse of tagState). */
-export function untagState(t: Tagged): unknown {
+export function untagState(t: Tagged, depth = 0): unknown {
   if (!Array.isArray(t)) return t;
+  if (depth > MAX_STATE_DEPTH) bad(`nesting deeper than ${MAX_STATE_DEPTH} levels`);
   const tagName = t[0];
+  const d = depth + 1;
   switch (tagName) {
-    case 'a': { const a = new Array(t.length - 1); for (let i = 1; i < t.length; i++) a[i - 1] = untagState(t[i]); return a; }
+    case 'a': { const a = new Array(t.length - 1); for (let i = 1; i < t.length; i++) a[i - 1] = untagState(t[i], d); return a; }
     case 'o': {
       const o: Record<string, unknown> = {};
       for (let i = 1; i + 1 < t.length; i += 2) {
         const k = t[i];
         if (typeof k !== 'string') bad('an object key that is not a string');
-        const x = untagState(t[i + 1]);
+        const x = untagState(t[i + 1], d);
         if (k === '__proto__') Object.defineProperty(o, k, { value: x, writable: true, enumerable: true, configurable: true });
         else o[k] = x;
       }
       return o;
     }
-    case 'm': { const m = new Map(); for (let i = 1; i + 1 < t.length; i += 2) m.set(untagState(t[i]), untagState(t[i + 1])); return m; }
-    case 's': { const s = new Set(); for (let i = 1; i < t.length; i++) s.add(untagState(t[i])); return s; }
-    case 'b': if (typeof t[1] !== 'string') bad('a bigint without digits'); return BigInt(t[1]);
+    case 'm': { const m = new Map(); for (let i = 1; i + 1 < t.length; i += 2) m.set(untagState(t[i], d), untagState(t[i + 1], d)); return m; }
+    case 's': { const s = new Set(); for (let i = 1; i < t.length; i++) s.add(untagState(t[i], d)); return s; }
+    case 'b': if (typeof t[1] !== 'string' || !/^-?\d+$/.test(t[1])) bad('a bigint without digits'); return BigInt(t[1]);
     case 'N': return NaN;
     case 'I': return Infinity;
     case '-I': return -Infinity;

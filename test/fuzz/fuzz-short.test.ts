@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crasherFiles } from './harness.ts';
+import { KINDS } from './kinds.ts';
 
 const INPUTS = Number(process.env.INTSTREAM_FUZZ_INPUTS ?? 20_000);
 const SEED = Number(process.env.INTSTREAM_FUZZ_SEED ?? 20260612);
@@ -30,9 +31,11 @@ test(`fuzz: ${INPUTS} seeded inputs of every kind (seed ${SEED})`, () => {
     const saved = readdirSync(dir).map((f) => `--- ${f}\n${readFileSync(join(dir, f), 'utf8').slice(0, 4000)}`).join('\n');
     assert.equal(r.status, 0, `fuzz exited ${r.status} (${r.signal ?? 'no signal'}):\n${r.stdout}\n${r.stderr.slice(-4000)}\n${saved}`);
     // every kind ran its share
-    for (const line of r.stdout.split('\n').filter((l) => / inputs {2}\d+ failed$/.test(l))) {
+    const kinds = r.stdout.split('\n').filter((l) => / inputs {2}\d+ failed$/.test(l));
+    assert.equal(kinds.length, KINDS.length, r.stdout);
+    for (const line of kinds) {
       const n = Number(line.trim().split(/\s+/)[1]);
-      assert.ok(n >= Math.floor(INPUTS / 8), line);
+      assert.ok(n >= Math.floor(INPUTS / KINDS.length), line);
     }
     assert.match(r.stdout, /no failures/);
   } finally {

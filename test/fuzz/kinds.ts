@@ -62,6 +62,8 @@ import type { Aggregate } from '../../src/query/aggregate.ts';
 import type { Operator, StageEnv } from '../../src/query/operator.ts';
 import { SkipCounters } from '../../src/decode/skip-counters.ts';
 import { IntCollectorState, type CollectorConfig } from '../../src/int/collector.ts';
+import { decodeState, encodeState } from '../../src/global/state-codec.ts';
+import { decodeSnapshot, encodeSnapshot } from '../../src/global/state-changelog.ts';
 import { PcapngWriter, textOption, tsoffset, tsresol, type PcapngOption } from '../support/pcap-writer.ts';
 import { chance, check, int, pick, type Input, type Kind, type Rng } from './harness.ts';
 import { concatBytes, INTERESTING32, mutateBytes, put32, shrinkBytes } from './mutate.ts';
@@ -1103,7 +1105,58 @@ const collectorKind: Kind<CollectorInput> = {
   size: (i) => i.frames.length,
 };
 
-export const KINDS: Kind[] = [packetKind, captureKind, pcapngKind, intKind, flowKind, filterKind, windowKind, collectorKind] as unknown as Kind[];
+// ---- checkpointed global state -------------------------------------------------------------------
+
+interface StateInput extends Input { bytes: Uint8Array; mutated: boolean }
+
+/** A random state tree of what a keyed process() keeps (state-codec.ts), `depth` levels at most. */
+function randomState(r: Rng, depth: number): unknown {
+  const leaf = [0, -0, 1.5, NaN, Infinity, -Infinity, 2 ** 53, 'a', '', '__proto__', null, undefined, true, 12345678901234567890n, -1n];
+  if (depth <= 0 || chance(r, 0.4)) return pick(r, leaf);
+  const n = int(r, 4);
+  switch (int(r, 4)) {
+    case 0: return Array.from({ length: n }, () => randomState(r, depth - 1));
+    case 1: return Object.fromEntries(Array.from({ length: n }, (_, k) => [pick(r, ['k', 'previous', '__proto__', 'constructor', `x${k}`]), randomState(r, depth - 1)]));
+    case 2: return new Map(Array.from({ length: n }, () => [randomState(r, 1), randomState(r, depth - 1)] as [unknown, unknown]));
+    default: return new Set(Array.from({ length: n }, () => randomState(r, depth - 1)));
+  }
+}
+
+const stateKind: Kind<StateInput> = {
+  name: 'state',
+  doc: 'checkpointed global state (changelog snapshots): encoded trees round-trip; mutated, cut or deeply nested bytes give a TRANSPORT error, never another',
+  gen(r) {
+    const value = randomState(r, 5);
+    const snapshot = encodeSnapshot({ task: 't', partition: int(r, 4), offset: BigInt(int(r, 1e6)), state: encodeState(value, 'fuzz') });
+    if (chance(r, 0.2)) return { bytes: new Uint8Array(snapshot), mutated: false };
+    if (chance(r, 0.1)) {
+      // a tree nested far deeper than any task's state: must be refused, not overflow the stack
+      const deep = Buffer.from(pick(r, ['["a",', '["s",', '["m",1,', '["o","k",']).repeat(50_000) + '1' + ']'.repeat(50_000));
+      return { bytes: new Uint8Array(encodeSnapshot({ task: 't', partition: 0, offset: 0n, state: deep })), mutated: true };
+    }
+    return { bytes: mutateBytes(r, new Uint8Array(snapshot), 1 + int(r, 4)), mutated: true };
+  },
+  run(i) {
+    let value: unknown;
+    try {
+      const snap = decodeSnapshot(Buffer.from(i.bytes));
+      value = decodeState(snap.state);
+    } catch (e) {
+      check(i.mutated, () => `an unmutated snapshot did not decode: ${(e as Error).message}`);
+      check(e instanceof IntstreamError && e.code === 'TRANSPORT', () => `not a TRANSPORT error: ${(e as Error)?.constructor?.name}: ${(e as Error).message}`);
+      return;
+    }
+    if (!i.mutated) {
+      // the round trip: the same bytes again (Maps, Sets, -0, NaN and bigints included)
+      const again = encodeSnapshot({ ...decodeSnapshot(Buffer.from(i.bytes)), state: encodeState(value, 'fuzz') });
+      check(Buffer.compare(again, Buffer.from(i.bytes)) === 0, 'decode then encode changed the snapshot');
+    }
+  },
+  *shrink(i) { for (const b of shrinkBytes(i.bytes)) yield { ...i, bytes: b }; },
+  size: (i) => i.bytes.length,
+};
+
+export const KINDS: Kind[] = [packetKind, captureKind, pcapngKind, intKind, flowKind, filterKind, windowKind, collectorKind, stateKind] as unknown as Kind[];
 
 export function kindByName(name: string): Kind | undefined {
   return KINDS.find((k) => k.name === name);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { IntstreamError } from '../../src/errors.ts';
 import { count } from '../../src/query/aggregate.ts';
-import { decodeState, encodeState } from '../../src/global/state-codec.ts';
+import { decodeState, encodeState, MAX_STATE_DEPTH } from '../../src/global/state-codec.ts';
 import { openGlobalStage, type GlobalProcessor } from '../../src/global/global-processor.ts';
 import { loadTask } from '../../src/apps/load-task.ts';
 import { runTask, type TaskResult } from '../../src/run-task.ts';
@@ -227,3 +227,16 @@ for (const app of ['ddos', 'tcp-retrans']) {
     assert.ok(differs > records.length / 4, `the state matters: without the restore ${differs} of ${records.length - 1} kill points give other results`);
   });
 }
+
+test('corrupt or hostile snapshots are TRANSPORT errors (found by the fuzzer): bigint text, nesting past MAX_STATE_DEPTH', () => {
+  const transport = (e: unknown) => e instanceof IntstreamError && e.code === 'TRANSPORT';
+  for (const text of ['["b","12x"]', '["b",""]', '["o","k",["b","-"]]', `${'["a",'.repeat(MAX_STATE_DEPTH + 2)}1${']'.repeat(MAX_STATE_DEPTH + 2)}`]) {
+    assert.throws(() => decodeState(Buffer.from(text)), transport, text.slice(0, 40));
+  }
+  // exactly at the bound: restored
+  let deep: unknown = 1;
+  for (let i = 0; i < MAX_STATE_DEPTH; i++) deep = [deep];
+  assert.deepEqual(decodeState(encodeState(deep, 't')), deep);
+  // one level more: refused when checkpointed, naming the task
+  assert.throws(() => encodeState([deep], 'task t, process() #1'), (e: unknown) => e instanceof IntstreamError && e.code === 'TASK_INVALID' && /nesting deeper than 1000/.test(e.message));
+});
