@@ -19,6 +19,7 @@ import { loadTask, locate } from '../apps/load-task.ts';
 import { transportFor } from '../transport/transport-spec.ts';
 import { createProber } from '../probe/send-probe.ts';
 import { resolveParams } from '../query/task.ts';
+import { parseFilter } from '../query/filter-expr.ts';
 import { withBpf } from '../local/workers/task-ref.ts';
 import { parseWorkers } from '../local/workers/workers-option.ts';
 
@@ -95,6 +96,7 @@ Examples:
       const { file } = loaded;
       // --filter: the packets the task sees are those the BPF expression keeps (pushed down with
       // the task's own leading filter, into the kernel for live capture)
+      if (o.filter !== undefined) checkBpfOption(o.filter);
       const def = withBpf(loaded.def, o.filter);
       resolveParams(def, params); // a bad --param is a usage error before anything starts
       const transport = transportFor(o.transport);
@@ -176,4 +178,18 @@ export function summary(s: RunStats): string {
     `${rate(s.items_per_s)}packets/s`,
   ].filter(Boolean);
   return `${s.task}: ${parts.join(' · ')}`;
+}
+
+/**
+ * `--filter` takes tcpdump's language (BPF), not the declarative one of query files and
+ * `export --filter`: a usage error naming the option, with the other language's way out.
+ */
+function checkBpfOption(expr: string): void {
+  try {
+    parseFilter(`bpf: ${expr}`);
+  } catch (e) {
+    const why = (e as Error).message.replace(/^filter "bpf: [^"]*": /, '');
+    throw new IntstreamError('USAGE', `--filter '${expr}': not a BPF expression (tcpdump's language): ${why}`,
+      "e.g. --filter 'tcp port 80 and not net 10.0.0.0/8'; declarative filters (tcp.syn, ip.dst in 10.0.0.0/8) go in a query file's .filter(...)");
+  }
 }

@@ -96,7 +96,8 @@ function misplacedOperator(text: string): { message: string; hint: string } | nu
   if (!m || !(m[1] in RETURNS) || !Object.values(OFFERS).some((ops) => ops.includes(m[2]))) return null;
   // filter and map keep a keyed stream keyed: a plain Stream would have offered the operator
   const type = (m[1] === 'filter' || m[1] === 'map') && OFFERS.Stream.includes(m[2]) ? 'KeyedStream' : RETURNS[m[1]];
-  const offers = OFFERS[type];
+  // past the cut (merge() follows global()), a second global() is no option
+  const offers = m[1] === 'merge' ? OFFERS[type].filter((o) => o !== 'global') : OFFERS[type];
   return {
     message: `${m[2]}() cannot follow ${m[1]}(): ${m[1]}() returns a ${type}, which offers ${offers.map((o) => `${o}()`).join(', ')}`,
     hint: m[2] === 'transform' ? 'key and window first: .key(fn).window(s).transform(...) (see docs/api.md, "Stream types and their operators")'

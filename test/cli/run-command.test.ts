@@ -209,3 +209,11 @@ export default defineTask({
   assert.equal(e3.code, 2);
   assert.match(e3.stderr, /has no default export made by defineTask/);
 });
+
+test('--filter takes BPF: a declarative expression is a usage error naming --filter, with the way out', async () => {
+  const r = await runCli(['run', 'tcp-new-conn', '--source', 'pcap:sample', '--filter', 'tcp.syn and not tcp.ack_flag']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--filter 'tcp\.syn and not tcp\.ack_flag': not a BPF expression \(tcpdump's language\)/);
+  assert.match(r.stderr, /hint: .*query file's \.filter/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});

@@ -12,7 +12,7 @@ const build = (query: (p: any) => any) => buildPlan(defineTask({ name: 'm', desc
 
 test('merge().transform, process().global, window().filter: named, with what may follow', () => {
   const cases: [(p: any) => any, RegExp][] = [
-    [(p) => p.key('ip.dst').window(10).aggregate(count()).global().merge().transform(() => undefined), /transform\(\) cannot follow merge\(\): merge\(\) returns a Stream, which offers filter\(\), map\(\), flatMap\(\), key\(\), window\(\), global\(\)/],
+    [(p) => p.key('ip.dst').window(10).aggregate(count()).global().merge().transform(() => undefined), /transform\(\) cannot follow merge\(\): merge\(\) returns a Stream, which offers filter\(\), map\(\), flatMap\(\), key\(\), window\(\)$/],
     [(p) => p.key('ip.dst').process({ init: () => 0, onItem: () => undefined }).global(), /global\(\) cannot follow process\(\): process\(\) returns a KeyedStream, which offers filter\(\), map\(\), window\(\), process\(\)/],
     [(p) => p.key('ip.dst').window(10).filter('tcp'), /filter\(\) cannot follow window\(\): window\(\) returns a WindowedStream, which offers aggregate\(\), count\(\), reduce\(\), transform\(\)/],
     [(p) => p.filter('tcp').process({ init: () => 0, onItem: () => undefined }), /process\(\) cannot follow filter\(\): filter\(\) returns a Stream,/],
