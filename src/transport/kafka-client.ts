@@ -179,6 +179,15 @@ function innermostMessage(err: unknown, depth = 0): string {
   return own;
 }
 
+/** The last message of `err`'s chain (the socket's own error, e.g. `connect ECONNREFUSED ...`). */
+function deepestMessage(err: unknown, depth = 0): string {
+  if (err === null || typeof err !== 'object') return String(err);
+  const e = err as { message?: unknown; errors?: unknown; cause?: unknown };
+  if (depth < 8 && Array.isArray(e.errors) && e.errors.length > 0) return deepestMessage(e.errors[0], depth + 1);
+  if (depth < 8 && e.cause !== undefined) return deepestMessage(e.cause, depth + 1);
+  return typeof e.message === 'string' ? e.message.replace(/\.$/, '') : String(err);
+}
+
 /** The first error in `err`'s chain (causes, aggregated errors) that `pred` accepts. */
 function findError(err: unknown, pred: (e: { code?: unknown; message?: unknown }) => boolean, depth = 0): { code?: unknown; message?: unknown } | undefined {
   if (depth > 8 || err === null || typeof err !== 'object') return undefined;
@@ -245,7 +254,7 @@ export function wrapKafkaError(err: unknown, bootstrap: string, operation: strin
     : isUnreachable(err)
       ? new IntstreamError(
           'KAFKA_UNREACHABLE',
-          `Kafka ${operation}: no broker answers at ${bootstrap} (${innermostMessage(err)})`,
+          `Kafka ${operation}: no broker answers at ${bootstrap} (${deepestMessage(err)})`,
           closed
             ? `the broker accepted the connection and closed it: if it wants TLS or SASL, ${AUTH_HINT}`
             : 'start one with: npm run kafka:up (or give the address of a running broker)',

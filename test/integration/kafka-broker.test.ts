@@ -203,6 +203,9 @@ describe('kafka broker (scripts/kafka.sh) + src/transport/kafka-client.ts', { ti
     await assert.rejects(partitionsFor(address, topic), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'KAFKA_UNREACHABLE');
       assert.ok(err.message.includes(address), err.message);
+      // the socket's own error, not the client library's chain of retries
+      assert.match(err.message, /\(connect ECONNREFUSED [^)]+\)$/);
+      assert.doesNotMatch(err.message, /failed \d+ times/);
       return true;
     });
   });
