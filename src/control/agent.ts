@@ -25,7 +25,7 @@ import { CaptureFileSource } from '../sources/capture-file-source.ts';
 import { KafkaStageSender } from '../transport/kafka-transport.ts';
 import { capturePath, checkpointMismatch, fileIdentity, resumableStage, ResumeTracker, type Checkpoint } from './resume-point.ts';
 import { RuntimeClient, processLoad, type ClientTls } from './http-client.ts';
-import { loadSpec, type TaskSpec } from './task-spec.ts';
+import { loadSpec, type TaskSpec } from '../apps/task-spec.ts';
 
 export interface AgentOptions {
   name: string;

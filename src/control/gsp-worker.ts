@@ -44,7 +44,7 @@ import { ensureStateTopic, MAX_SNAPSHOT_BYTES, readSnapshots, writeSnapshot, typ
 import { openSinkSpec } from '../sinks/sink-spec.ts';
 import { toResult, type Sink, type TaskResult } from '../sinks/sink.ts';
 import { RuntimeClient, processLoad, type ClientTls } from './http-client.ts';
-import { loadSpec, type TaskSpec } from './task-spec.ts';
+import { loadSpec, type TaskSpec } from '../apps/task-spec.ts';
 import { createConsumer, createProducer, type InRecord, type KafkaConsumer, type KafkaProducer } from '../transport/kafka-client.ts';
 import { decodeRecord, dropResent, partialsTopic, resultsTopic, RECORD_VERSION } from '../transport/kafka-transport.ts';
 

@@ -55,7 +55,7 @@ import { DEFAULT_PARTITIONS, globalPartitionable, partialsTopic, resultsTopic } 
 import { stateTopic } from '../global/state-changelog.ts';
 import { RuntimeStore, type StoredResult } from './runtime-store.ts';
 import { checkSinkSpec } from '../sinks/sink-spec.ts';
-import { loadSpec, type TaskSpec } from './task-spec.ts';
+import { loadSpec, type TaskSpec } from '../apps/task-spec.ts';
 import { registerUiRoutes } from './ui-routes.ts';
 import { builtinNames } from '../apps/index.ts';
 import { NAME_PATTERN, validName, type Credential, type Credentials } from './credentials.ts';

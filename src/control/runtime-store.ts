@@ -10,7 +10,7 @@
 import { statSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { IntstreamError } from '../errors.ts';
-import type { TaskSpec } from './task-spec.ts';
+import type { TaskSpec } from '../apps/task-spec.ts';
 
 export interface StoredResult {
   seq: number;

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { RuntimeStore } from '../../src/control/runtime-store.ts';
-import type { TaskSpec } from '../../src/control/task-spec.ts';
+import type { TaskSpec } from '../../src/apps/task-spec.ts';
 import { makeCerts, opensslAvailable, type TestCerts } from '../control/certs.ts';
 import { freePort, waitFor } from '../control/cluster.ts';
 import { BIN } from '../support/run-cli.ts';

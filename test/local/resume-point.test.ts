@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { checkpointMismatch, fileIdentity, resumableStage, ResumeTracker, type Checkpoint } from '../../src/control/resume-point.ts';
-import { loadSpec } from '../../src/control/task-spec.ts';
+import { loadSpec } from '../../src/apps/task-spec.ts';
 import { refuseProbes } from '../../src/probe/refuse-probes.ts';
 import { openLocalStage } from '../../src/local/local-stage.ts';
 import { openFileInput } from '../../src/sources/byte-input.ts';

@@ -14,7 +14,7 @@ import { buildPlan, resolveParams, type TaskDefinition } from '../../query/task.
 export type TaskRef =
   /** A built-in name or a query file's path (loadTask), with `intstream run --filter`'s BPF expression. */
   | { kind: 'task'; task: string; bpf?: string }
-  /** As the runtime ships it to agents (control/task-spec.ts). */
+  /** As the runtime ships it to agents (apps/task-spec.ts). */
   | { kind: 'spec'; app: string | null; code: string | null };
 
 /** `--filter`: the packets the task sees are those the BPF expression keeps (before its own filter, pushed down with it). */
@@ -31,7 +31,7 @@ export async function builtinRef(def: TaskDefinition<any>): Promise<TaskRef | nu
 /** Loads the task in this thread and builds its split plan. */
 export async function loadRef(ref: TaskRef, params: Record<string, string>, window: number): Promise<SplitPlan> {
   if (ref.kind === 'spec') {
-    const { loadSpec } = await import('../../control/task-spec.ts');
+    const { loadSpec } = await import('../../apps/task-spec.ts');
     return (await loadSpec({ app: ref.app, code: ref.code, params, window })).split;
   }
   const { loadTask } = await import('../../apps/load-task.ts');

@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { builtinNames, loadBuiltin } from '../apps/index.ts';
-import { loadTask } from '../apps/load-task.ts';
+import { builtinNames, loadBuiltin } from './index.ts';
+import { loadTask } from './load-task.ts';
 import { IntstreamError } from '../errors.ts';
 import { splitPlan, type SplitPlan } from '../query/pipeline.ts';
 import { buildPlan, resolveParams, type TaskDefinition } from '../query/task.ts';
