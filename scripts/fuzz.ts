@@ -21,7 +21,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { relative } from 'node:path';
 import { mulberry32 } from '../src/gen/prng.ts';
 import {
-  CRASHER_DIR, describeError, inputSeed, inputSize, loadCrasher, locate, runInput, runRange, saveCrasher, serialize, signatureOf,
+  CRASHER_DIR, describeError, deserialize, inputSeed, inputSize, loadCrasher, locate, runInput, runRange, saveCrasher, serialize, signatureOf,
   type Failure,
 } from '../test/fuzz/harness.ts';
 import { KINDS, kindByName } from '../test/fuzz/kinds.ts';
@@ -153,7 +153,7 @@ async function main(): Promise<number> {
       w.on('message', (m: FromWorker) => {
         if (m.t === 'progress') { m.perKind.forEach((n, k) => { perKindNow[k] = n; }); m.failed.forEach((n, k) => { failedNow[k] = n; }); }
         else if (m.t === 'failure') {
-          const f = JSON.parse(m.f, reviveInput) as Failure;
+          const f = deserialize<Failure>(m.f);
           counts.set(f.signature, m.count);
           keep(f);
         } else if (m.t === 'done') {
@@ -211,15 +211,6 @@ async function main(): Promise<number> {
   return 1;
 }
 
-function reviveInput(_k: string, v: unknown): unknown {
-  if (v && typeof v === 'object' && !Array.isArray(v)) {
-    const o = v as Record<string, unknown>;
-    if (typeof o.$hex === 'string') return new Uint8Array(Buffer.from(o.$hex, 'hex'));
-    if (typeof o.$bigint === 'string') return BigInt(o.$bigint);
-    if (typeof o.$number === 'string') return Number(o.$number);
-  }
-  return v;
-}
 
 async function replayFiles(files: string[], timeLimitMs: number): Promise<number> {
   if (files.length === 0) throw new Error('--replay needs crasher files');

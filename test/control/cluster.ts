@@ -104,6 +104,11 @@ export class Cluster {
     return { status: res.status, data: text ? JSON.parse(text) : undefined };
   }
 
+  /** Resolves once the runtime lists a GSP worker as up. */
+  async workerUp(timeoutMs = 20_000): Promise<void> {
+    await waitFor(async () => (await this.api('GET', '/workers')).data.workers.some((w: any) => w.up), timeoutMs, 'worker up');
+  }
+
   async kill(p: Proc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill(signal);
     await p.exited;
@@ -119,6 +124,9 @@ export class Cluster {
     }));
   }
 }
+
+/** Writes to a process's standard input (an agent on pcap:-), resolving once it is flushed. */
+export const writeStdin = (p: Proc, data: Buffer) => new Promise<void>((r) => p.child.stdin!.write(data, () => r()));
 
 export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -19,6 +19,8 @@ import { Packet } from '../../src/decode/packet.ts';
 import { decodePacket } from '../../src/decode/decoder.ts';
 import { captureFiles } from './tshark-expect.ts';
 import { mulberry32 as rng } from '../../src/gen/prng.ts';
+// every field finite, every layer offset inside the captured bytes, the INT view readable
+import { checkPacket } from '../fuzz/kinds.ts';
 
 const ITERATIONS = Number(process.env.INTSTREAM_FUZZ_ITERATIONS ?? 50_000);
 const SEED = Number(process.env.INTSTREAM_FUZZ_SEED ?? 0x1badb002);
@@ -49,26 +51,6 @@ async function seeds(): Promise<Seed[]> {
   return out;
 }
 
-/** Reads every field the table has, checking each one. */
-function readAll(p: Packet): string {
-  const o = p.toJSON();
-  for (const [k, v] of Object.entries(o)) {
-    if (typeof v === 'number') assert.ok(Number.isFinite(v), `${k} = ${v}`);
-    if (typeof v === 'string') assert.ok(!/undefined|NaN/.test(v), `${k} = ${v}`);
-  }
-  // Layer offsets point inside the captured bytes, far enough for the header each view reads.
-  const inside = (off: number, need: number, what: string) => {
-    if (off >= 0) assert.ok(off >= p.start && off + need <= p.end, `${what} at ${off - p.start}+${need} beyond ${p.end - p.start}`);
-  };
-  inside(p.ethOff, 14, 'Ethernet');
-  inside(p.l3Off, p.l3 === 4 ? 20 : 40, 'IP');
-  inside(p.outerL3Off, p.outerL3 === 4 ? 20 : 40, 'outer IP');
-  if (p.tcp) inside(p.l4Off, 20, 'TCP');
-  if (p.udp) inside(p.l4Off, 8, 'UDP');
-  if (p.icmp) inside(p.l4Off, 2, 'ICMP');
-  assert.ok(p.l4PayloadLen >= 0);
-  return JSON.stringify([p.status, p.reason, o]);
-}
 
 describe('decoder fuzz', () => {
   let pool: Seed[] = [];
@@ -110,11 +92,11 @@ describe('decoder fuzz', () => {
       try {
         decodePacket(p, a, 0, len, wireLen, 1.5, linkType);
         assert.ok(p.status >= 0 && p.status <= 3, `status ${p.status}`);
-        one = readAll(p);
+        one = checkPacket(p);
         decodePacket(q, b, 0, len, wireLen, 1.5, linkType);
-        two = readAll(q);
+        two = checkPacket(q);
         decodePacket(p, a, 0, len, wireLen, 1.5, linkType);
-        again = readAll(p);
+        again = checkPacket(p);
       } catch (e) {
         assert.fail(`seed ${SEED} iteration ${it} (from ${s.from}, link type ${linkType}, caplen ${len}, wire ${wireLen}): ${(e as Error).message}\n${Buffer.from(a.subarray(0, Math.min(len, 256))).toString('hex')}`);
       }
@@ -150,6 +132,6 @@ describe('decoder fuzz', () => {
     for (let i = 0; i < 8000; i++) pkt[54 + 8 * i] = 60;
     decodePacket(p, pkt, 0, pkt.length, pkt.length, 0, 1);
     assert.ok(p.status >= 0 && p.status <= 3, `IPv6 ext x8000: ${p.statusName} ${p.reason}`);
-    readAll(p);
+    checkPacket(p);
   });
 });

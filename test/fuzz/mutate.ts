@@ -1,4 +1,5 @@
 /** Byte mutations shared by the fuzzer's kinds (all driven by the input's PRNG). */
+import { concat as concatBytes } from '../decode/flow/encode.ts';
 import { chance, int, pick, type Rng } from './harness.ts';
 
 /** Values that steer parsers: EtherTypes, IP protocols, tunnel ports, lengths, edges. */
@@ -9,14 +10,8 @@ export const INTERESTING32 = [0, 1, 3, 4, 8, 11, 12, 13, 16, 20, 24, 28, 32, 0x7
   262143, 262144, 262145, (16 << 20) - 4, 16 << 20, (16 << 20) + 4, 256 << 20, (256 << 20) + 1,
   0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 999999, 1000000, 999999999, 1000000000, 0x0a0d0d0a, 0x1a2b3c4d];
 
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
+/** Joins byte arrays (the flow encoders' helper, under the name the kinds use). */
+export { concatBytes };
 
 export function put32(b: Uint8Array, at: number, v: number, le: boolean): void {
   if (at < 0 || at + 4 > b.length) return;

@@ -79,8 +79,8 @@ function udpPayloads(bytes: Uint8Array): Uint8Array[] {
   return out;
 }
 
-/** Datagrams built with the flow decoders' test encoders (the same shapes as their fuzz test). */
-function builtFlows(): SeedFlow[] {
+/** Datagrams built with the flow decoders' test encoders (also the seeds of test/decode/flow/fuzz.test.ts). */
+export function builtFlows(): SeedFlow[] {
   const frame = Uint8Array.from({ length: 64 }, (_, i) => i);
   const sf = sflowDatagram({
     agent: '192.0.2.1', subAgent: 1, sequence: 1, uptime: 1,

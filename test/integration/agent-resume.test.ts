@@ -31,7 +31,7 @@ import { resultsTopic } from '../../src/transport/kafka-transport.ts';
 import { kafkaAvailable, startKafka, type KafkaBroker } from '../support/kafka.ts';
 import { runCli } from '../support/run-cli.ts';
 import { synCapture } from '../support/syn-capture.ts';
-import { canonical, Cluster, TOKEN, waitFor, type Proc } from '../control/cluster.ts';
+import { canonical, Cluster, TOKEN, waitFor, writeStdin } from '../control/cluster.ts';
 
 /** SYNs per destination and window, made slow on purpose (busy `spin_us` per packet) so that a kill lands mid-file. */
 const QUERY = `import { defineTask, count } from 'intstream';
@@ -72,7 +72,6 @@ async function topicRecords(topic: string): Promise<number> {
 }
 let kafkaBootstrap = '';
 
-const write = (p: Proc, data: Buffer) => new Promise<void>((r) => p.child.stdin!.write(data, () => r()));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const avail = kafkaAvailable();
@@ -124,7 +123,7 @@ describe('agent resume and the runtime counters under failure', { skip: avail.ok
     const id = sub.data.id;
     // the second source's first 5 s only: the GSP holds every later window of r0
     const cut = 24 + Math.floor(3000 / 12) * 70;
-    await write(r1, bytes1.subarray(0, cut));
+    await writeStdin(r1, bytes1.subarray(0, cut));
     // a resume point past the header, then the next one (a heartbeat just arrived), then 250 ms of sending
     let seen = -1;
     await waitFor(async () => { seen = agentOf(await detail(id), 'r0')?.checkpoint?.offset ?? -1; return seen > NG_HEADER; }, 60_000, 'r0 reports a resume point');
@@ -140,7 +139,7 @@ describe('agent resume and the runtime counters under failure', { skip: avail.ok
     r0 = cluster.agent('r0', `pcap:${file0}`, 'ignore', agentArgs);
     await waitFor(async () => agentOf(await detail(id), 'r0')?.state === 'finished', 90_000, 'the restarted r0 finishes');
     // now the lagging source catches up, and every window closes
-    await write(r1, bytes1.subarray(cut));
+    await writeStdin(r1, bytes1.subarray(cut));
     r1.child.stdin!.end();
     await waitFor(async () => { const d = await detail(id); return d.status === 'finished' && d.results >= expectedBoth.length; }, 90_000, 'all results');
     await sleep(1500);

@@ -24,7 +24,7 @@ import { loadTask } from '../../src/apps/load-task.ts';
 import { runTask, type TaskResult } from '../../src/run-task.ts';
 import { splitCapture } from '../apps/split-files.ts';
 import { kafkaAvailable, startKafka, type KafkaBroker } from '../support/kafka.ts';
-import { canonical, Cluster, waitFor, type Proc } from '../control/cluster.ts';
+import { canonical, Cluster, waitFor, writeStdin } from '../control/cluster.ts';
 
 const DEMO = new URL('../../samples/demo.pcap', import.meta.url).pathname;
 const SCRIPT = new URL('../../scripts/kafka.sh', import.meta.url).pathname;
@@ -68,7 +68,6 @@ function kafkaScript(args: string[], dataDir: string): Promise<void> {
   return new Promise((res, rej) => execFile('bash', [SCRIPT, ...args], { env: { ...process.env, KAFKA_DATA: dataDir }, timeout: 120_000 }, (e) => (e ? rej(e) : res())));
 }
 
-const write = (p: Proc, data: Buffer) => new Promise<void>((r) => p.child.stdin!.write(data, () => r()));
 
 const avail = kafkaAvailable();
 describe('distributed failures', { skip: avail.ok ? false : avail.reason }, () => {
@@ -102,7 +101,7 @@ describe('distributed failures', { skip: avail.ok ? false : avail.reason }, () =
     assert.equal(sub.status, 201);
     const id = sub.data.id;
     const split = parts.map((p) => halves(p));
-    await Promise.all(agents.map((a, i) => write(a, split[i][0])));
+    await Promise.all(agents.map((a, i) => writeStdin(a, split[i][0])));
     await waitFor(async () => {
       const d = (await cluster.api('GET', `/tasks/${id}`)).data;
       return d.results > 0 && d.stages.global.workers.filter((w: any) => w.up && w.partitions.length > 0).length === 2;
@@ -116,7 +115,7 @@ describe('distributed failures', { skip: avail.ok ? false : avail.reason }, () =
     await cluster.startRuntime();
     const t = (await cluster.api('GET', `/tasks/${id}`)).data;
     assert.equal(t.status, 'running');
-    await Promise.all(agents.map((a, i) => write(a, split[i][1])));
+    await Promise.all(agents.map((a, i) => writeStdin(a, split[i][1])));
     for (const a of agents) a.child.stdin!.end();
     await waitFor(async () => (await cluster.api('GET', `/tasks/${id}`)).data.results >= expected.length, 90_000, 'all results');
     await new Promise((r) => setTimeout(r, 1500));
@@ -144,12 +143,12 @@ describe('distributed failures', { skip: avail.ok ? false : avail.reason }, () =
     assert.equal(sub.status, 201);
     const id = sub.data.id;
     const pieces = parts.map((p) => slices(p, 5));
-    await Promise.all(agents.map((a, i) => write(a, pieces[i][0])));
+    await Promise.all(agents.map((a, i) => writeStdin(a, pieces[i][0])));
     await waitFor(async () => (await cluster.api('GET', `/tasks/${id}`)).data.results > 0, 60_000, 'first results');
     // the rest at once while the joiner starts: the workers read ahead as the group rebalances
     const joiner = cluster.gsp('jw3');
     try {
-      await Promise.all(agents.map((a, i) => write(a, Buffer.concat(pieces[i].slice(1)))));
+      await Promise.all(agents.map((a, i) => writeStdin(a, Buffer.concat(pieces[i].slice(1)))));
       await waitFor(async () => (await cluster.api('GET', `/tasks/${id}`)).data.stages.global.workers.some((w: any) => w.name === 'jw3' && w.partitions.length > 0),
         30_000, 'the joiner holds partitions');
       for (const a of agents) a.child.stdin!.end();
@@ -170,12 +169,12 @@ describe('distributed failures', { skip: avail.ok ? false : avail.reason }, () =
     const sub = await cluster.api('POST', '/tasks', { app: 'tcp-new-conn', params: PARAMS, window: 1, agents: { names: ['b0', 'b1', 'b2'] } });
     const id = sub.data.id;
     const split = parts.map((p) => halves(p));
-    await Promise.all(agents.map((a, i) => write(a, split[i][0])));
+    await Promise.all(agents.map((a, i) => writeStdin(a, split[i][0])));
     await waitFor(async () => (await cluster.api('GET', `/tasks/${id}`)).data.results > 0, 60_000, 'first results');
     await kafkaScript(['down', '--port', String(kafka.port)], dataDir);
     // Not awaited: a paused agent stops reading its standard input (backpressure), so these
     // writes complete only once the broker is back.
-    const writes = Promise.all(agents.map((a, i) => write(a, split[i][1]).then(() => a.child.stdin!.end())));
+    const writes = Promise.all(agents.map((a, i) => writeStdin(a, split[i][1]).then(() => a.child.stdin!.end())));
     await new Promise((r) => setTimeout(r, 10_000));
     const during = (await cluster.api('GET', `/tasks/${id}`)).data;
     await kafkaScript(['up', '--port', String(kafka.port)], dataDir);
@@ -197,7 +196,7 @@ describe('distributed failures', { skip: avail.ok ? false : avail.reason }, () =
     await waitFor(async () => (await cluster.api('GET', '/agents')).data.agents.filter((a: any) => a.up && a.name.startsWith('g')).length === 2, 20_000, 'agents up');
     const sub = await cluster.api('POST', '/tasks', { app: 'tcp-new-conn', params: PARAMS, window: 1, agents: { names: ['g0', 'g1'] }, grace_ms: 3000 });
     const id = sub.data.id;
-    await write(dying, head);
+    await writeStdin(dying, head);
     await waitFor(async () => ((await cluster.api('GET', `/tasks/${id}`)).data.agents_detail.find((a: any) => a.name === 'g1')?.items_read ?? 0) > 0, 30_000, 'g1 reading');
     await new Promise((r) => setTimeout(r, 1500));
     await cluster.kill(dying);

@@ -28,7 +28,7 @@ describe('poison records and stopping with a backlog', { skip: avail.ok ? false 
     cluster = new Cluster(kafka.bootstrap);
     await cluster.startRuntime();
     cluster.gsp('pw');
-    await waitFor(async () => (await cluster.api('GET', '/workers')).data.workers.some((w: any) => w.up), 20_000, 'worker up');
+    await cluster.workerUp();
   });
   after(async () => {
     await cluster?.stopAll();

@@ -80,7 +80,7 @@ describe('distributed = run, per source kind and sink', { skip: avail.ok ? false
     cluster = new Cluster(kafka.bootstrap);
     await cluster.startRuntime();
     cluster.gsp('w1', ['--allow-code', '--sink-dir', tmp]); // the netflow test submits a query file; the sinks test writes files in tmp
-    await waitFor(async () => (await cluster.api('GET', '/workers')).data.workers.some((w: any) => w.up), 20_000, 'worker up');
+    await cluster.workerUp();
   });
   after(async () => {
     await cluster?.stopAll();

@@ -26,14 +26,13 @@ import { ensureStateTopic, MAX_SNAPSHOT_BYTES, readSnapshots, stateTopic, writeS
 import { createProducer, withAdmin } from '../../src/transport/kafka-client.ts';
 import { kafkaAvailable, startKafka, type KafkaBroker } from '../support/kafka.ts';
 import { durableTraffic, pcapBytes, pcapPieces } from '../support/durable-traffic.ts';
-import { canonical, Cluster, waitFor, type Proc } from '../control/cluster.ts';
+import { canonical, Cluster, waitFor, writeStdin } from '../control/cluster.ts';
 
 const SECONDS = 60;
 const PIECES = 12;
 const TASKS = [{ app: 'ddos', params: { threshold: '0.3' } }, { app: 'tcp-retrans', params: { threshold: '3' } }];
 const CHECKPOINTS = process.env.INTSTREAM_GSP_CHECKPOINT !== 'off';
 
-const write = (p: Proc, data: Buffer) => new Promise<void>((r) => p.child.stdin!.write(data, () => r()));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const avail = kafkaAvailable();
@@ -106,7 +105,7 @@ describe('durable global state', { skip: avail.ok ? false : avail.reason }, () =
     /** Piece k of the captures of `sources`, one source after the other (their records in that order), to the agents of every task. */
     const feed = async (k: number, sources = [0, 1]) => {
       for (const i of sources) {
-        await Promise.all(agents.map((as) => write(as[i], pieces[i][k])));
+        await Promise.all(agents.map((as) => writeStdin(as[i], pieces[i][k])));
         await sleep(300);
       }
     };

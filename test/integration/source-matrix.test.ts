@@ -96,7 +96,7 @@ describe('one task, three deployments, one answer, per source kind', { skip: ava
     cluster = new Cluster(kafka.bootstrap);
     await cluster.startRuntime();
     cluster.gsp('w1', ['--allow-code']);
-    await waitFor(async () => (await cluster.api('GET', '/workers')).data.workers.some((w: any) => w.up), 20_000, 'worker up');
+    await cluster.workerUp();
   });
   after(async () => {
     await cluster?.stopAll();

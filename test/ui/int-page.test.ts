@@ -49,7 +49,7 @@ before(async () => {
   writeFileSync(capture, pcapFile(frames, 1_700_000_000_000_000, 50_000));
   await cluster.startRuntime(['--public-read']);
   cluster.gsp('w1');
-  await waitFor(async () => (await cluster!.api('GET', '/workers')).data.workers.some((w: any) => w.up), 30_000, 'worker up');
+  await cluster!.workerUp(30_000);
   cluster.agent('int1', `pcap:${capture}`);
   await waitFor(async () => (await cluster!.api('GET', '/agents')).data.agents.some((a: any) => a.name === 'int1' && a.up), 30_000, 'agent up');
   browser = await startBrowser();

@@ -11,85 +11,17 @@ import { describe, it } from 'node:test';
 import { FLOW_STATUSES, type FlowDecoder, type FlowRecord } from '../../../src/decode/flow/common.ts';
 import { NetflowDecoder } from '../../../src/decode/flow/netflow.ts';
 import { SflowDecoder } from '../../../src/decode/flow/sflow.ts';
-import {
-  concat,
-  countersSample,
-  dataRecord,
-  extendedSwitchRecord,
-  flowSample,
-  ifCountersRecord,
-  ipfixMessage,
-  ipfixOptionsTemplate,
-  nf5,
-  nf9,
-  rawHeaderRecord,
-  sampledIpv4Record,
-  sampledIpv6Record,
-  set,
-  sflowDatagram,
-  templateRecords,
-  v9OptionsTemplate,
-  type Field,
-} from './encode.ts';
+import { concat } from './encode.ts';
+import { builtFlows } from '../../fuzz/pools.ts';
 import { readPcap } from './pcap.ts';
 import { mulberry32 } from './prng.ts';
 
 const ITERATIONS = 20_000;
 const FIXTURES = join(import.meta.dirname, '../../fixtures/flow');
 
+/** The datagrams the harness's flow pool is built from (test/fuzz/pools.ts), each a seed. */
 function seeds(): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  const frame = Uint8Array.from({ length: 64 }, (_, i) => i);
-  out.push(
-    sflowDatagram({
-      agent: '192.0.2.1',
-      subAgent: 1,
-      sequence: 1,
-      uptime: 1,
-      samples: [
-        flowSample({ sequence: 1, sourceType: 0, sourceIndex: 1, rate: 10, pool: 10, drops: 0, input: 1, output: 2, records: [rawHeaderRecord(1, 68, 4, frame), extendedSwitchRecord(1, 0, 2, 0)] }),
-        flowSample({ expanded: true, sequence: 2, sourceType: 0, sourceIndex: 1, rate: 10, pool: 20, drops: 0, input: 1, output: 2, records: [sampledIpv4Record({ length: 60, protocol: 6, src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, tcpFlags: 2, tos: 0 })] }),
-        countersSample({ sequence: 1, sourceType: 0, sourceIndex: 1, records: [ifCountersRecord({ index: 1, type: 6, speed: 1n, direction: 1, status: 3, inOctets: 1n, inUcast: 1, inMcast: 1, inBcast: 1, inDiscards: 1, inErrors: 1, inUnknown: 1, outOctets: 1n, outUcast: 1, outMcast: 1, outBcast: 1, outDiscards: 1, outErrors: 1, promisc: 1 })] }),
-      ],
-    }),
-    sflowDatagram({
-      agent: '2001:db8::1',
-      subAgent: 0,
-      sequence: 2,
-      uptime: 2,
-      samples: [flowSample({ sequence: 3, sourceType: 0, sourceIndex: 1, rate: 1, pool: 1, drops: 0, input: 1, output: 2, records: [sampledIpv6Record({ length: 60, protocol: 17, src: 'fe80::1', dst: 'ff02::1', sport: 1, dport: 2, tcpFlags: 0, priority: 0 })] })],
-    }),
-  );
-  const r5 = { src: '10.0.0.1', dst: '10.0.0.2', nexthop: '0.0.0.0', input: 1, output: 2, packets: 3, octets: 4, first: 5, last: 6, sport: 7, dport: 8, tcpFlags: 2, proto: 6, tos: 0, srcAs: 0, dstAs: 0, srcMask: 0, dstMask: 0 };
-  out.push(nf5({ uptime: 10, secs: 1e9, nsecs: 0, sequence: 1, engineType: 0, engineId: 0, sampling: 0, records: [r5, { ...r5, proto: 1 }] }));
-  const t: Field[] = [{ ie: 8, len: 4 }, { ie: 12, len: 4 }, { ie: 4, len: 1 }, { ie: 7, len: 2 }, { ie: 11, len: 2 }, { ie: 2, len: 4 }, { ie: 1, len: 4 }, { ie: 22, len: 4 }, { ie: 21, len: 4 }];
-  const tv: Field[] = [{ ie: 27, len: 16 }, { ie: 28, len: 16 }, { ie: 82, len: 0xffff }, { ie: 1, len: 4, enterprise: 9 }, { ie: 152, len: 8 }, { ie: 154, len: 8 }, { ie: 160, len: 8 }];
-  const rec = dataRecord(t, ['10.0.0.1', '10.0.0.2', 17, 1, 2, 3, 4, 5, 6], false);
-  out.push(
-    nf9({
-      uptime: 100,
-      secs: 1e9,
-      sequence: 1,
-      sourceId: 1,
-      count: 4,
-      sets: [set(0, templateRecords([{ id: 256, fields: t }], false)), set(1, v9OptionsTemplate(257, [{ ie: 1, len: 4 }], [{ ie: 34, len: 4 }]), 4), set(257, dataRecord([{ ie: 1, len: 4 }, { ie: 34, len: 4 }], [0, 5], false)), set(256, rec, 4)],
-    }),
-    concat(
-      ipfixMessage({
-        exportTime: 1e9,
-        sequence: 1,
-        domain: 1,
-        sets: [
-          set(2, templateRecords([{ id: 256, fields: t }, { id: 258, fields: tv }], true)),
-          set(3, ipfixOptionsTemplate(259, [{ ie: 149, len: 4 }], [{ ie: 160, len: 8 }])),
-          set(259, dataRecord([{ ie: 149, len: 4 }, { ie: 160, len: 8 }], [1, 999_000_000_000n], true)),
-          set(256, dataRecord(t, ['10.0.0.1', '10.0.0.2', 17, 1, 2, 3, 4, 5, 6], true)),
-          set(258, concat(dataRecord(tv, ['::1', '::2', 'abc', 1, 1n, 1n, 1n], true), dataRecord(tv, ['::1', '::2', 'x'.repeat(260), 1, 1n, 1n, 1n], true))),
-        ],
-      }),
-      ipfixMessage({ exportTime: 1e9, sequence: 2, domain: 1, sets: [set(2, templateRecords([{ id: 256, fields: [] }], true))] }),
-    ),
-  );
+  const out: Uint8Array[] = builtFlows().flatMap((g) => g.datagrams);
   // real exporter datagrams (UDP payloads of the fixture captures)
   if (existsSync(FIXTURES)) {
     for (const f of readdirSync(FIXTURES).filter((n) => n.endsWith('.pcap')).sort()) {
