@@ -127,6 +127,13 @@ export interface IfaceFields {
 
 function nn(v: number | null): number { return v === null ? -1 : v; }
 
+/** A FlowRecordView's values alone (`plain()`). */
+export interface FlowRecordPlain {
+  ts: number; len: number; source: number; sampleRate: number; vlanDepth: number; l3: number; kind: RecordKind;
+  ipSrc: string | null; ipDst: string | null; proto: number; tos: number; sport: number; dport: number; tcpFlags: number;
+  icmpType: number; icmpCode: number; vlanId: number; flow: FlowFields; iface: IfaceFields | null;
+}
+
 export class FlowRecordView {
   // ---- what fields.ts reads directly (Packet-compatible; absent layers as a Packet has them) ----
   /** Event time, seconds since the Unix epoch (see the file comment). */
@@ -273,14 +280,31 @@ export class FlowRecordView {
 
   /** A copy that stays valid after the source's next batch (allocates the copy and its two objects). */
   clone(): FlowRecordView {
-    const c = new FlowRecordView();
-    c.ts = this.ts; c.len = this.len; c.source = this.source; c.sampleRate = this.sampleRate;
-    c.vlanDepth = this.vlanDepth; c.l3 = this.l3; c.kind = this.kind; c.ipSrc = this.ipSrc; c.ipDst = this.ipDst;
-    c.proto = this.proto; c.tos = this.tos; c.sport = this.sport; c.dport = this.dport; c.tcpFlags = this.tcpFlags;
-    c.icmpType = this.icmpType; c.icmpCode = this.icmpCode; c.vlanId = this.vlanId;
-    Object.assign(c.flowFields, this.flowFields);
-    c.ifaceFields = this.ifaceFields === null ? null : { ...this.ifaceFields };
-    return c;
+    return new FlowRecordView().assign(this.plain());
+  }
+
+  /**
+   * The record's values as a plain object that structured clone carries to another thread
+   * (`--workers`: a flow source's records dealt to local-stage threads); `assign` takes it back.
+   */
+  plain(): FlowRecordPlain {
+    return {
+      ts: this.ts, len: this.len, source: this.source, sampleRate: this.sampleRate, vlanDepth: this.vlanDepth, l3: this.l3,
+      kind: this.kind, ipSrc: this.ipSrc, ipDst: this.ipDst, proto: this.proto, tos: this.tos, sport: this.sport,
+      dport: this.dport, tcpFlags: this.tcpFlags, icmpType: this.icmpType, icmpCode: this.icmpCode, vlanId: this.vlanId,
+      flow: { ...this.flowFields }, iface: this.ifaceFields === null ? null : { ...this.ifaceFields },
+    };
+  }
+
+  /** Takes the values of `o` (from `plain()`), and returns this view. */
+  assign(o: FlowRecordPlain): this {
+    this.ts = o.ts; this.len = o.len; this.source = o.source; this.sampleRate = o.sampleRate;
+    this.vlanDepth = o.vlanDepth; this.l3 = o.l3; this.kind = o.kind; this.ipSrc = o.ipSrc; this.ipDst = o.ipDst;
+    this.proto = o.proto; this.tos = o.tos; this.sport = o.sport; this.dport = o.dport; this.tcpFlags = o.tcpFlags;
+    this.icmpType = o.icmpType; this.icmpCode = o.icmpCode; this.vlanId = o.vlanId;
+    Object.assign(this.flowFields, o.flow);
+    this.ifaceFields = o.iface === null ? null : { ...o.iface };
+    return this;
   }
 
   /** Every present field by name, as a plain object (for printing and JSON; allocates). */

@@ -82,7 +82,9 @@ export async function openLocalStageThreads(spec: string, o: LocalStageOptions, 
   const dealing = dealingFor(o.split);
   if (dealing.mode === 'single') return oneThread(dealing.why);
   const source = o.source ?? await openSourceSpec(spec);
-  if (source.traits.items === 'records') return oneThread('the source yields decoded records (flow export), which stay on the thread that decodes them', source);
+  // decoded records are dealt as whole batches (their values copied into the deal); by flow
+  // they would need their addresses hashed after decoding, which is not built
+  if (source.traits.items === 'records' && dealing.mode === 'flow') return oneThread('the task reads `source`, and a flow source\'s records are dealt by whole batches only', source);
   try {
     const traits = source.traits;
     const decode = mergeDecodeOptions(intDecodeFromParams(o.params), traits.decode ?? undefined);

@@ -36,10 +36,15 @@ import type { TaskRef } from '../../src/local/workers/task-ref.ts';
 import { Slot, SLOT_BYTES, SLOT_RECORDS } from '../../src/local/workers/slots.ts';
 import { PacketBatch } from '../../src/sources/packet-batch.ts';
 import { createServer } from 'node:net';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { generatedCapture, GENERATED } from '../apps/generated.ts';
 import { TASKS } from '../apps/helpers.ts';
 import { CAPTURES, runCli } from '../support/run-cli.ts';
+import { sendAll, udpPayloads } from '../support/datagrams.ts';
+
+const hasTshark = spawnSync('sh', ['-c', 'command -v tshark']).status === 0;
+/** A UDP port nobody listens on now (the OS's choice for a TCP listener, closed again). */
+const freePort = () => new Promise<number>((res) => { const srv = createServer(); srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as any).port; srv.close(() => res(p)); }); });
 
 /** Results as sorted JSON lines: a total order, so equal multisets compare equal. */
 const canon = (rs: unknown[]): string[] => rs.map((r) => JSON.stringify(r)).sort();
@@ -246,6 +251,68 @@ describe('--workers: the same results on 1, 2 and 3 threads', () => {
     assert.ok(one.results.length > 0);
     assert.deepEqual(two.results, one.results);
     assert.equal(two.stats.items_read, one.stats.items_read);
+  });
+});
+
+/**
+ * Flow-export receivers on threads: the records are decoded by the receiving thread and dealt in
+ * whole batches (their values copied into the deal). The datagrams of real exporters' captures
+ * (softflowd's IPFIX, pmacctd's sFlow; payloads as tshark dissects them) are sent 2 ms apart,
+ * so batches are small and every thread gets some; the reference is the same run on one
+ * thread. NetFlow/IPFIX windows run on the exporter's clock: results must be equal as they
+ * are. sFlow is stamped on arrival: each run's windows depend on when it ran, so what must be
+ * equal is each host's total over the windows.
+ */
+describe('--workers on flow-export receivers', { skip: !hasTshark && 'tshark not installed (npm run setup): the datagrams are taken from captures with it' }, () => {
+  const FLOWS = join(import.meta.dirname, '..', 'fixtures', 'flow');
+  async function onUdp(app: string, proto: 'netflow' | 'sflow', datagrams: Buffer[], workers: number): Promise<Outcome> {
+    const port = await freePort();
+    const results: unknown[] = [];
+    const notices: string[] = [];
+    const done = runTask({
+      task: (await loadBuiltin(app))!, taskRef: { kind: 'task', task: app }, params: { threshold: '0' }, workers, window: 3600,
+      sources: [`${proto}:udp://127.0.0.1:${port}?idle=1.5`], onNotice: (l) => notices.push(l),
+      onResult: (r) => { results.push({ window: r.window, key: r.key, value: r.value }); },
+    });
+    await new Promise((r) => setTimeout(r, 1000)); // the threads start while the receiver listens
+    await sendAll(port, datagrams);
+    const stats = await done;
+    return { results: canon(results), stats, notices };
+  }
+  /** Each key's values summed over its windows. */
+  const totals = (o: Outcome) => canon(Object.entries(o.results.map((l) => JSON.parse(l)).reduce((m: Record<string, number>, r) => { m[r.key] = (m[r.key] ?? 0) + r.value; return m; }, {})));
+
+  for (const [proto, file, apps] of [
+    ['netflow', 'softflowd-ipfix-tls2.pcap', ['heavy-hitter', 'super-spreader']],
+    ['sflow', 'pmacct-sflow-many-protocols.pcap', ['heavy-hitter']],
+  ] as const) {
+    test(`${proto}:udp:// (${file}): ${apps.join(', ')} on 1, 2 and 3 threads`, async () => {
+      const datagrams = udpPayloads(join(FLOWS, file));
+      assert.ok(datagrams.length >= 10, `datagrams: ${datagrams.length}`);
+      for (const app of apps) {
+        const [one, two, three] = await Promise.all([1, 2, 3].map((w) => onUdp(app, proto, datagrams, w)));
+        assert.ok(one.results.length > 0 && one.stats.items_read > 50, `${app}: ${one.results.length} results of ${one.stats.items_read} records`);
+        for (const [w, many] of [[2, two], [3, three]] as const) {
+          const where = `${app} on ${w} threads`;
+          assert.deepEqual(many.stats.threads, [w], where);
+          assert.deepEqual(many.notices, [], where);
+          if (proto === 'netflow') assert.deepEqual(many.results, one.results, where);
+          else assert.deepEqual(totals(many), totals(one), where);
+          assert.equal(many.stats.items_read, one.stats.items_read, `${where}: items_read`);
+          assert.equal(many.stats.after_filter, one.stats.after_filter, `${where}: after_filter`);
+          assert.deepEqual(many.stats.skipped, one.stats.skipped, `${where}: skipped`);
+        }
+      }
+    });
+  }
+
+  test('a task that reads `source` stays on one thread over flow records, and says why', async () => {
+    const datagrams = udpPayloads(join(FLOWS, 'softflowd-ipfix-tls2.pcap'));
+    const [one, two] = await Promise.all([1, 2].map((w) => onUdp('tcp-retrans', 'netflow', datagrams, w)));
+    assert.deepEqual(two.stats.threads, [1]);
+    assert.equal(two.notices.length, 1, two.notices.join('\n'));
+    assert.match(two.notices[0], /runs on one thread: the task reads `source`/);
+    assert.deepEqual(two.results, one.results);
   });
 });
 

@@ -14,6 +14,7 @@
  * After each slot the thread's time moves to the source's (an empty batch with that clock), so
  * its watermark keeps pace with the others'.
  */
+import { FlowRecordView, type FlowRecordPlain } from '../../decode/flow-record.ts';
 import { SkipCounters } from '../../decode/skip-counters.ts';
 import { PacketBatch } from '../../sources/packet-batch.ts';
 import type { PacketSource, SourceStatus, SourceTraits } from '../../sources/source.ts';
@@ -24,7 +25,12 @@ import { SLOT_RECORDS, SlotView, type SlotBuffers } from './slots.ts';
  * a capture file's pre-filter left out among them ('batch' dealing: the slot's leftOutTs column
  * holds the latest time left out before each record).
  */
-export interface Deal { slot: number; count: number; clock: number; after: number; leftOut: number; leftOutTail: number; leftOutWindow: number }
+export interface Deal {
+  slot: number; count: number; clock: number; after: number; leftOut: number; leftOutTail: number; leftOutWindow: number;
+  /** A flow source's record items (null where a record is a packet) and whether the slot's sampleRate column is filled. */
+  items?: (FlowRecordPlain | null)[] | null;
+  rates?: boolean;
+}
 
 export class DealtSource implements PacketSource {
   readonly name: string;
@@ -45,6 +51,9 @@ export class DealtSource implements PacketSource {
   private mine = -Infinity;
   private theirs = -Infinity;
   private ended = false;
+  /** A flow source's record views, reused from batch to batch. */
+  private readonly pool: FlowRecordView[] = [];
+  private readonly items: (FlowRecordView | null)[] = [];
 
   /**
    * `me` of `threads` (flow dealing when `flow`); `lateness` as the local stage's; `free` gives a
@@ -111,6 +120,8 @@ export class DealtSource implements PacketSource {
       (b as { ts: Float64Array }).ts = v.ts;
       (b as { linkType: Int32Array }).linkType = v.linkType;
       (b as { leftOutTs: Float64Array }).leftOutTs = v.leftOutTs;
+      b.items = d.items ? this.recordViews(d.items) : null;
+      b.sampleRate = d.rates ? v.sampleRate : null;
       b.count = d.count;
       b.clock = d.clock;
       b.leftOut = d.leftOut;
@@ -154,6 +165,19 @@ export class DealtSource implements PacketSource {
     b.buf = v.bytes;
     b.count = n;
     return b;
+  }
+
+  /** Record items as views again (pooled: valid until the next batch, as a flow source's own). */
+  private recordViews(items: (FlowRecordPlain | null)[]): (FlowRecordView | null)[] {
+    const pool = this.pool, out = this.items;
+    out.length = items.length;
+    for (let i = 0; i < items.length; i++) {
+      const o = items[i];
+      if (o === null) { out[i] = null; continue; }
+      const v = pool[i] ??= new FlowRecordView();
+      out[i] = v.assign(o);
+    }
+    return out;
   }
 
   private clockBatch(clock: number): PacketBatch {

@@ -16,6 +16,7 @@
  */
 import { IntstreamError } from '../../errors.ts';
 import type { PacketBatch } from '../../sources/packet-batch.ts';
+import type { FlowRecordPlain } from '../../decode/flow-record.ts';
 import { flowHash } from './flow-hash.ts';
 
 const BUFFER_COPY = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
@@ -39,6 +40,8 @@ export class SlotView {
   readonly wireLen: Int32Array;
   readonly linkType: Int32Array;
   readonly owner: Uint8Array;
+  /** Per-record 1-in-N sampling interval (a flow source's batches: PacketBatch.sampleRate). */
+  readonly sampleRate: Float64Array;
 
   constructor(b: SlotBuffers) {
     const n = SLOT_RECORDS;
@@ -51,10 +54,11 @@ export class SlotView {
     this.wireLen = new Int32Array(b.meta, 24 * n, n);
     this.linkType = new Int32Array(b.meta, 28 * n, n);
     this.owner = new Uint8Array(b.meta, 32 * n, n);
+    this.sampleRate = new Float64Array(b.meta, 33 * n, n);
   }
 
   static allocate(): SlotBuffers {
-    return { meta: new SharedArrayBuffer(33 * SLOT_RECORDS), bytes: new SharedArrayBuffer(SLOT_BYTES) };
+    return { meta: new SharedArrayBuffer(41 * SLOT_RECORDS), bytes: new SharedArrayBuffer(SLOT_BYTES) };
   }
 }
 
@@ -74,6 +78,13 @@ export class Slot extends SlotView {
   leftOutWindow = 0;
   /** Set when the byte buffer was replaced (the threads must map the new one). */
   grown = false;
+  /**
+   * A flow source's record items (FlowRecordView.plain(), null where record i is a packet in the
+   * bytes), which travel with the deal message; null for packet batches. `rates`: the
+   * sampleRate column is filled.
+   */
+  items: (FlowRecordPlain | null)[] | null = null;
+  rates = false;
   private buffers: SlotBuffers;
 
   constructor(id: number) {
@@ -98,6 +109,8 @@ export class Slot extends SlotView {
     this.leftOut = 0;
     this.leftOutTail = -Infinity;
     this.leftOutWindow = 0;
+    this.items = null;
+    this.rates = false;
   }
 
   /**
@@ -169,6 +182,16 @@ export class Slot extends SlotView {
       if (before > max) max = before;
     }
     const count = at + (end - from);
+    if (b.sampleRate !== null) {
+      this.sampleRate.set(b.sampleRate.subarray(from, end), at);
+      this.rates = true;
+    }
+    if (b.items !== null || this.items !== null) {
+      // a flow source's batches all carry items: the slot's line up with its records
+      const items = this.items ??= [];
+      if (b.items === null || items.length !== at) throw new IntstreamError('INTERNAL', 'a slot mixes batches with and without record items');
+      for (let i = from; i < end; i++) items.push(b.items[i]?.plain() ?? null);
+    }
     if (threads > 1) {
       const owner = this.owner, bytes = this.bytes;
       for (let k = at; k < count; k++) owner[k] = flowHash(bytes, myOff[k], myCap[k], myLt[k]) % threads;

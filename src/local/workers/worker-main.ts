@@ -90,7 +90,7 @@ try {
   const split = await loadRef(init.ref, init.params, init.window);
   const shape = planShape(split);
   if (shape !== init.shape) throw shapeMismatch(init.shape, shape);
-  const env: StageEnv = { skipped: new SkipCounters(), lateness: init.lateness, sendProbe: refuseProbes('no probes in a local-stage thread'), records: false };
+  const env: StageEnv = { skipped: new SkipCounters(), lateness: init.lateness, sendProbe: refuseProbes('no probes in a local-stage thread'), records: init.traits.items === 'records' };
   lp = new LocalProcessor(init.index, source, split, env, send, init.decode ?? undefined);
   lp.prefilter = init.prefilter;
   if (init.windowSize > 0) lp.windowSize = init.windowSize;

@@ -187,7 +187,10 @@ export class WorkerStage {
         slot.grown = false;
         for (const wk of this.workers) wk.postMessage({ t: 'map', slot: slot.id, buffers: slot.shared });
       }
-      const msg = { t: 'deal', slot: slot.id, count: slot.count, clock: slot.clock, after: slot.maxTs, leftOut: slot.leftOut, leftOutTail: slot.leftOutTail, leftOutWindow: slot.leftOutWindow };
+      const msg = {
+        t: 'deal', slot: slot.id, count: slot.count, clock: slot.clock, after: slot.maxTs, leftOut: slot.leftOut, leftOutTail: slot.leftOutTail, leftOutWindow: slot.leftOutWindow,
+        items: slot.items, rates: slot.rates,
+      };
       if (flow) {
         slot.refs = n;
         for (let w = 0; w < n; w++) { this.workers[w].postMessage(msg); told[w] = slot.maxTs; }
@@ -202,8 +205,8 @@ export class WorkerStage {
       for (;;) {
         const b: PacketBatch | null = await real.nextBatch();
         if (b === null || this.failure) break;
-        if (b.items !== null || b.sampleRate !== null || (flow && b.leftOut > 0)) {
-          throw new IntstreamError('INTERNAL', `${real.name}: a batch with record items${flow ? ' or left-out records' : ''} reached the framing thread`);
+        if (flow && (b.items !== null || b.sampleRate !== null || b.leftOut > 0)) {
+          throw new IntstreamError('INTERNAL', `${real.name}: a batch with record items or left-out records reached the framing thread dealing by flow`);
         }
         if (b.clock > srcMax) {
           srcMax = b.clock;
