@@ -20,6 +20,27 @@ export function hashString(s: string, seed = 0): number {
   return h >>> 0;
 }
 
+/** The second hash of the last `hashPair` call (a module slot rather than an array: no allocation per key). */
+export let pairSecond = 0;
+
+/**
+ * hashString(s, a) and hashString(s, b) in one pass over s (the pair double hashing needs, for
+ * every key of every packet a sketch counts): returns the first, leaves the second in
+ * `pairSecond`. Equal to the two calls bit for bit (test/query/sketches.test.ts).
+ */
+export function hashPair(s: string, a: number, b: number): number {
+  let h = (0x811c9dc5 ^ a) >>> 0, g = (0x811c9dc5 ^ b) >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h = Math.imul(h ^ c, 0x01000193);
+    g = Math.imul(g ^ c, 0x01000193);
+  }
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+  g ^= g >>> 16; g = Math.imul(g, 0x85ebca6b); g ^= g >>> 13; g = Math.imul(g, 0xc2b2ae35); g ^= g >>> 16;
+  pairSecond = g >>> 0;
+  return h >>> 0;
+}
+
 function keyText(key: string | number): string {
   return typeof key === 'string' ? key : String(key);
 }
@@ -42,13 +63,13 @@ export class CountMinSketch {
   /** Column of `key` in row r. */
   index(key: string | number, r: number): number {
     const t = keyText(key);
-    const h1 = hashString(t, 0), h2 = hashString(t, 0x9747b28c) | 1;
+    const h1 = hashPair(t, 0, 0x9747b28c), h2 = pairSecond | 1;
     return ((h1 + Math.imul(r, h2)) >>> 0) % this.width;
   }
 
   add(key: string | number, n = 1): void {
     const t = keyText(key);
-    const h1 = hashString(t, 0), h2 = hashString(t, 0x9747b28c) | 1;
+    const h1 = hashPair(t, 0, 0x9747b28c), h2 = pairSecond | 1;
     for (let r = 0; r < this.depth; r++) this.table[r * this.width + ((h1 + Math.imul(r, h2)) >>> 0) % this.width] += n;
     this.total += n;
   }
@@ -56,7 +77,7 @@ export class CountMinSketch {
   /** Estimated count: never below the true count (for non-negative additions). */
   estimate(key: string | number): number {
     const t = keyText(key);
-    const h1 = hashString(t, 0), h2 = hashString(t, 0x9747b28c) | 1;
+    const h1 = hashPair(t, 0, 0x9747b28c), h2 = pairSecond | 1;
     let m = Infinity;
     for (let r = 0; r < this.depth; r++) {
       const v = this.table[r * this.width + ((h1 + Math.imul(r, h2)) >>> 0) % this.width];
@@ -108,7 +129,7 @@ export class BloomFilter {
 
   add(key: string | number): void {
     const t = keyText(key);
-    const h1 = hashString(t, 1), h2 = hashString(t, 0x5bd1e995) | 1;
+    const h1 = hashPair(t, 1, 0x5bd1e995), h2 = pairSecond | 1;
     for (let i = 0; i < this.hashes; i++) {
       const b = ((h1 + Math.imul(i, h2)) >>> 0) % this.bits;
       this.words[b >>> 5] |= 1 << (b & 31);
@@ -118,7 +139,7 @@ export class BloomFilter {
   /** False means certainly absent; true means present or a false positive. */
   has(key: string | number): boolean {
     const t = keyText(key);
-    const h1 = hashString(t, 1), h2 = hashString(t, 0x5bd1e995) | 1;
+    const h1 = hashPair(t, 1, 0x5bd1e995), h2 = pairSecond | 1;
     for (let i = 0; i < this.hashes; i++) {
       const b = ((h1 + Math.imul(i, h2)) >>> 0) % this.bits;
       if ((this.words[b >>> 5] & (1 << (b & 31))) === 0) return false;

@@ -76,3 +76,15 @@ test('HyperLogLog: within 4 standard errors of the exact distinct count; merge i
   const est = HyperLogLog.fromJSON(JSON.parse(JSON.stringify(a))).merge(b).count();
   assert.ok(Math.abs(est - 4500) / 4500 < 4 * 1.04 / 32, `union estimate ${est}`);
 });
+
+test('hashPair gives the two seeded hashes of one pass, equal to two hashString calls', async () => {
+  const sk = await import('../../src/query/sketches.ts');
+  const keys = ['', 'a', '10.0.0.1', '2001:db8::1', '::ffff:192.0.2.1', 'é€😀', 'x'.repeat(1000)];
+  for (let i = 0; i < 2000; i++) keys.push(String.fromCharCode(...Array.from({ length: i % 40 }, (_, k) => (i * 7919 + k * 104729) % 0xffff)));
+  for (const [a, b] of [[0, 0x9747b28c], [1, 0x5bd1e995], [0xffffffff, 0]]) {
+    for (const k of keys) {
+      assert.equal(sk.hashPair(k, a, b), sk.hashString(k, a), `first hash of ${JSON.stringify(k)}`);
+      assert.equal(sk.pairSecond, sk.hashString(k, b), `second hash of ${JSON.stringify(k)}`);
+    }
+  }
+});
