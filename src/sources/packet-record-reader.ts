@@ -15,13 +15,14 @@
  * `ip.fragment`, `tcp.window`, `udp.len`, the INT report's own fields except `int.switch_id`,
  * `int.hop_count`, `int.latency` (sum of the kept hop latencies) and `int.path`.
  */
-import { RecordBatchReader, type Data, type RecordBatch, type Vector } from 'apache-arrow';
+import { RecordBatchReader, type RecordBatch } from 'apache-arrow';
 import { ipv4Text } from '../decode/address-text.ts';
 import { IntstreamError } from '../errors.ts';
 import { FIELDS, fieldGetter, type FieldName, type FieldValue } from '../decode/fields.ts';
 import { FlowRecordView } from '../decode/flow-record.ts';
 import { F_HOP_LATENCY, F_SWITCH_ID } from '../decode/int/index.ts';
 import { joinTimestamp } from './packet-batch.ts';
+import { readRecordStream, streamHeadersProblem } from './record-ipc-reader.ts';
 import { COL, FORMAT_NAME, META_FORMAT, META_SOURCE, META_VERSION, NsReader, RECORD_SCHEMA_VERSION } from './packet-record-schema.ts';
 
 /** Why a Kafka record could not be read as per-packet records (a skip reason). */
@@ -90,8 +91,8 @@ export class LazyDict {
   private readonly texts: (string | undefined)[];
   readonly size: number;
 
-  constructor(v: Vector | undefined) {
-    const d = v && v.data.length > 0 ? (v.data[0] as Data) : undefined;
+  constructor(v: DictionaryData | undefined) {
+    const d = v && v.data.length > 0 ? v.data[0] : undefined;
     if (v && v.data.length > 1) throw new RecordFormatError('record_corrupt', 'a dictionary in several chunks');
     this.offs = d ? (d.valueOffsets as Int32Array) : new Int32Array(1);
     this.bytes = d ? (d.values as Uint8Array) : new Uint8Array(0);
@@ -145,12 +146,31 @@ function quad(bytes: Uint8Array, a: number, b: number): number {
   return w * 256 + v;
 }
 
-function validity(d: Data | undefined): Uint8Array | null {
+/**
+ * What the reader takes from a column: apache-arrow's Data has it (the general path), and so do
+ * the plain objects of the fast path (record-ipc-reader.ts), which reads this writer's layout
+ * without building apache-arrow's vectors.
+ */
+export interface ColumnData {
+  values: ArrayBufferView;
+  nullCount: number;
+  nullBitmap: Uint8Array | null | undefined;
+  valueOffsets?: Int32Array | unknown;
+  children: ColumnData[];
+  dictionary?: DictionaryData;
+}
+
+/** A dictionary of texts (Utf8): one chunk of offsets and bytes. */
+export interface DictionaryData {
+  data: { valueOffsets: Int32Array | unknown; values: Uint8Array | unknown; offset: number; length: number }[];
+}
+
+function validity(d: ColumnData | undefined): Uint8Array | null {
   if (!d || d.nullCount === 0) return null;
   return d.nullBitmap as Uint8Array;
 }
 
-function values<T>(d: Data | undefined): T | null {
+function values<T>(d: ColumnData | undefined): T | null {
   return d ? (d.values as T) : null;
 }
 
@@ -164,9 +184,15 @@ const nsReader = new NsReader();
 /**
  * Every record batch of one Arrow IPC stream (one Kafka record's value) as RecordColumns.
  * Throws RecordFormatError (reason: record_corrupt, record_not_packets, record_version) when
- * the bytes are not per-packet records of a version this reader knows.
+ * the bytes are not per-packet records of a version this reader knows. `general`: always through
+ * apache-arrow (record-ipc-reader.ts takes this writer's streams faster; the tests compare the two).
  */
-export function decodeRecordStream(bytes: Uint8Array): RecordColumns[] {
+export function decodeRecordStream(bytes: Uint8Array, general = false): RecordColumns[] {
+  // this writer's streams by the fast path; the rest (and `general`: the tests' reference) by apache-arrow
+  const fast = general ? null : readRecordStream(aligned(bytes));
+  if (fast !== null) return fast.map((b) => columnsOf(b.meta, b.names, b.children, b.length));
+  const problem = streamHeadersProblem(bytes);
+  if (problem !== null) throw new RecordFormatError('record_corrupt', `not an Arrow IPC stream of per-packet records: ${problem}`);
   let batches: RecordBatch[];
   try {
     const reader = RecordBatchReader.from(aligned(bytes));
@@ -181,7 +207,7 @@ export function decodeRecordStream(bytes: Uint8Array): RecordColumns[] {
     throw new RecordFormatError('record_corrupt', `not an Arrow IPC stream: ${(e as Error).message}`);
   }
   const out: RecordColumns[] = [];
-  for (const b of batches) out.push(columnsOf(b));
+  for (const b of batches) out.push(columnsOf(b.schema.metadata, b.schema.fields.map((f) => f.name), b.data.children as unknown as ColumnData[], b.numRows));
   return out;
 }
 
@@ -195,17 +221,17 @@ function checkMeta(meta: Map<string, string> | undefined): void {
   }
 }
 
-function columnsOf(b: RecordBatch): RecordColumns {
-  const meta = b.schema.metadata;
+/** One record batch as RecordColumns: its schema's metadata and field names, its columns in that order, its rows. */
+function columnsOf(meta: Map<string, string>, names: string[], children: ColumnData[], numRows: number): RecordColumns {
   checkMeta(meta);
   const idx = new Map<string, number>();
-  b.schema.fields.forEach((f, i) => idx.set(f.name, i));
-  const child = (name: string): Data | undefined => {
+  names.forEach((name, i) => idx.set(name, i));
+  const child = (name: string): ColumnData | undefined => {
     const i = idx.get(name);
-    return i === undefined ? undefined : (b.data.children[i] as Data);
+    return i === undefined ? undefined : children[i];
   };
   const c = new RecordColumns();
-  const n = c.n = b.numRows;
+  const n = c.n = numRows;
   c.source = meta.get(META_SOURCE) ?? '';
   const ts = child(COL.ts);
   if (!ts) throw new RecordFormatError('record_corrupt', 'per-packet records without a ts column');
