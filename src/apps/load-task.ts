@@ -4,9 +4,9 @@
  * anywhere on disk; a resolve hook maps that name to this checkout.
  */
 import * as nodeModule from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { IntstreamError } from '../errors.ts';
 import { builtinNames, builtinPath, loadBuiltin } from './index.ts';
 import type { TaskDefinition } from '../query/task.ts';
@@ -48,6 +48,31 @@ export function locate(e: unknown, file: string): string {
   return file;
 }
 
+/**
+ * FILE:LINE:COLUMN of a syntax error, from the arrow Node puts at the top of its stack: a
+ * "FILE:LINE" line, source lines, then a caret under the place at fault. The column exists only
+ * as that caret, drawn against the line as shown: V8 copies a tab, the type stripper draws it as
+ * spaces to the next multiple of 4; so the caret is walked back onto the file's own line. The
+ * file is the one at fault, which may be a module the query file imports.
+ */
+export function syntaxLocation(e: unknown): string | undefined {
+  const arrow = `${(e as Error)?.stack ?? ''}`.split('\n\n')[0].split('\n');
+  const head = /^(.+):(\d+)$/.exec(arrow[0]);
+  const caret = arrow.findLast((l) => /^[ \t]*\^+\s*$/.test(l));
+  if (!head || caret === undefined) return undefined;
+  const file = head[1].startsWith('file:') ? fileURLToPath(head[1]) : head[1];
+  let line: string;
+  try {
+    line = readFileSync(file, 'utf8').split(/\r?\n/)[Number(head[2]) - 1] ?? '';
+  } catch {
+    return undefined;
+  }
+  const at = caret.indexOf('^');
+  let cell = 0, i = 0;
+  for (; i < line.length && cell < at; i++) cell = line[i] === '\t' && caret[cell] !== '\t' ? cell + 4 - cell % 4 : cell + 1;
+  return `${file}:${head[2]}:${i + 1}`;
+}
+
 export async function loadTask(nameOrPath: string): Promise<{ def: TaskDefinition<any>; file: string }> {
   const builtin = await loadBuiltin(nameOrPath);
   if (builtin) return { def: builtin, file: builtinPath(nameOrPath) };
@@ -65,7 +90,7 @@ export async function loadTask(nameOrPath: string): Promise<{ def: TaskDefinitio
     mod = await import(pathToFileURL(file).href);
   } catch (e) {
     const err = e as Error & { code?: string };
-    const where = locate(e, file);
+    const where = (err?.name === 'SyntaxError' && syntaxLocation(e)) || locate(e, file);
     const msg = (err.message ?? String(e)).split('\n')[0];
     throw new IntstreamError('TASK_INVALID', `${where}: ${err.name ?? 'Error'}: ${msg}`,
       err.code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX' ? 'query files may use erasable TypeScript only (no enum, namespace or parameter properties)' : undefined);

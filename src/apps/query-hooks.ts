@@ -20,19 +20,39 @@ import * as nodeModule from 'node:module';
 interface HookData { apiUrl: string; strip: boolean }
 let data: HookData = { apiUrl: '', strip: false };
 
-type Stripper = (source: string) => string;
+type Stripper = (source: string, url: string) => string;
 let stripper: Stripper | undefined;
 
-function strip(source: string): string {
+function strip(source: string, url: string): string {
   if (!stripper) {
-    const native = (nodeModule as { stripTypeScriptTypes?: (code: string, options?: { mode?: string }) => string }).stripTypeScriptTypes;
-    if (native) stripper = (s) => native(s, { mode: 'strip' });
+    const native = (nodeModule as { stripTypeScriptTypes?: (code: string, options?: { mode?: string; sourceUrl?: string }) => string }).stripTypeScriptTypes;
+    if (native) stripper = (s, u) => native(s, { mode: 'strip', sourceUrl: u });
     else {
       const amaro = createRequire(import.meta.url)('amaro') as { transformSync(code: string, options: { mode: string }): { code: string } };
-      stripper = (s) => amaro.transformSync(s, { mode: 'strip-only' }).code;
+      stripper = (s, u) => {
+        try {
+          return amaro.transformSync(s, { mode: 'strip-only' }).code;
+        } catch (e) {
+          throw strippedError(e, u);
+        }
+      };
     }
   }
-  return stripper(source);
+  return stripper(source, url);
+}
+
+/**
+ * amaro throws a plain object ({ code, message, snippet, startLine }); this makes it the error
+ * Node's own stripper throws, whose stack opens with "URL:LINE" and the snippet with its caret
+ * (load-task.ts reads the place from there).
+ */
+export function strippedError(e: unknown, url: string): unknown {
+  const a = e as { code?: string; message?: string; snippet?: string; startLine?: number } | null;
+  if (typeof a?.startLine !== 'number') return e;
+  const err = new SyntaxError(a.message) as SyntaxError & { code: string };
+  err.code = a.code === 'UnsupportedSyntax' ? 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX' : 'ERR_INVALID_TYPESCRIPT_SYNTAX';
+  err.stack = `${url}:${a.startLine}\n${a.snippet ?? ''}\n${err.stack}`;
+  return err;
 }
 
 export function initialize(d: HookData): void {
@@ -53,7 +73,7 @@ export function resolve(specifier: string, context: unknown, next: (s: string, c
 
 export function load(url: string, context: unknown, next: (u: string, c?: unknown) => LoadResult): LoadResult {
   if (data.strip && url.startsWith('file:') && TS_FILE.test(url)) {
-    return { format: 'module', source: strip(readFileSync(fileURLToPath(url), 'utf8')), shortCircuit: true };
+    return { format: 'module', source: strip(readFileSync(fileURLToPath(url), 'utf8'), url), shortCircuit: true };
   }
   return next(url, context);
 }

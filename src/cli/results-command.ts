@@ -18,20 +18,22 @@ export function resultsCommand(): Command {
       // the JSON Lines form of docs/contracts.md: "task" is the task's name (the runtime keys results by id)
       const { name } = await client.call('GET', `/tasks/${encodeURIComponent(id)}`);
       const line = (r: any) => process.stdout.write(JSON.stringify({ task: name ?? r.task, window: r.window, key: r.key, value: r.value }) + '\n');
-      if (!o.follow) {
-        // page through from the start (the runtime's cursor), however many there are
-        let left = o.limit === undefined ? Infinity : Number(o.limit);
-        if (!(left >= 0)) throw new IntstreamError('USAGE', `--limit ${o.limit}: not a number`);
-        for (let after: number | null = 0; after !== null && left > 0;) {
-          const page: { results: any[]; next: number | null } = await client.call('GET', `/tasks/${encodeURIComponent(id)}/results?after=${after}&limit=${Math.min(10_000, left)}`);
-          for (const r of page.results) line(r);
-          left -= page.results.length;
-          after = page.next;
-        }
-        return;
+      // page through from the start (the runtime's cursor), however many there are
+      let left = o.limit === undefined || o.follow ? Infinity : Number(o.limit);
+      if (!(left >= 0)) throw new IntstreamError('USAGE', `--limit ${o.limit}: not a number`);
+      let last = 0;
+      for (let after: number | null = 0; after !== null && left > 0;) {
+        const page: { results: any[]; next: number | null } = await client.call('GET', `/tasks/${encodeURIComponent(id)}/results?after=${after}&limit=${Math.min(10_000, left)}`);
+        for (const r of page.results) line(r);
+        if (page.results.length > 0) last = page.results[page.results.length - 1].seq;
+        left -= page.results.length;
+        after = page.next;
       }
+      if (!o.follow) return;
+      // then the stream, from the last result printed (without `after` it would start at the most
+      // recent 1000); it ends at once when the task has ended already
       const stop = new AbortController();
-      const res = await client.open('GET', `/tasks/${encodeURIComponent(id)}/events`, undefined, { accept: 'text/event-stream', signal: stop.signal });
+      const res = await client.open('GET', `/tasks/${encodeURIComponent(id)}/events${last > 0 ? `?after=${last}` : ''}`, undefined, { accept: 'text/event-stream', signal: stop.signal });
       if (res.statusCode !== 200) {
         let text = '';
         for await (const c of res) text += c;

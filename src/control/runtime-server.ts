@@ -15,7 +15,7 @@
  *   GET  /tasks/{id}/results           recent results (JSON)                       (read)
  *   GET  /tasks/{id}/windows           per window: read, after filter, local out, global out (read)
  *   GET  /tasks/{id}/events            server-sent events: `result` and `counters` (read)
- *   POST /tasks/{id}/stop              stop it everywhere                          (operator)
+ *   POST /tasks/{id}/stop              stop it everywhere (a finished task stays) (operator)
  *
  * Every call but /health, the OpenAPI document and the web page's files needs
  * `Authorization: Bearer TOKEN` of a credential whose role allows it (credentials.ts): without a
@@ -110,7 +110,7 @@ function parseResult(value: Buffer): { window: { start: number; end: number } | 
   return { window: w ?? null, key: r.key ?? null, value: r.value };
 }
 
-/** A finished task's event stream ends after this long without a newly stored result. */
+/** A finished task's event stream ends once its results reader has read nothing for this long since it finished. */
 const END_QUIET_MS = 4000;
 /**
  * A stream whose client has not taken this much gets no more live results: it catches up from
@@ -128,8 +128,6 @@ interface StreamHub {
   /** The last 1000 results as events, for new clients (dropped when a result comes), and the seq of the last. */
   replay: string | null;
   replaySeq: number;
-  stored: number;
-  quietSince: number;
 }
 interface StreamClient {
   res: ServerResponse;
@@ -177,6 +175,8 @@ export class RuntimeServer {
   private readonly draining = new Set<ReaderState>();
   /** Poison records met in each task's results topic (see startReader). */
   private readonly skippedResults = new Map<string, number>();
+  /** When each task turned finished, in this process (streamsEnd). */
+  private readonly finishedAt = new Map<string, number>();
   private readonly log: (l: string) => void;
   url = '';
 
@@ -366,6 +366,7 @@ export class RuntimeServer {
       const id = (req.params as { id: string }).id;
       if (!this.store.task(id)) return reply.code(404).send({ message: 'no such task' });
       this.stopReader(id);
+      this.finishedAt.delete(id);
       this.store.deleteTask(id);
       this.skippedResults.delete(id);
       const topics: Record<string, boolean> = {};
@@ -407,10 +408,12 @@ export class RuntimeServer {
       }
       this.stream(id, key, req, reply);
     });
-    app.post('/api/v1/tasks/:id/stop', { ...access('operator'), schema: { ...secured, summary: 'stop a task everywhere', response: { ...denied, 404: errorSchema } } }, async (req, reply) => {
+    app.post('/api/v1/tasks/:id/stop', { ...access('operator'), schema: { ...secured, summary: 'stop a task everywhere; a finished task stays finished (the answer says status finished)', response: { ...denied, 404: errorSchema } } }, async (req, reply) => {
       const id = (req.params as { id: string }).id;
       const t = this.store.task(id);
       if (!t) return reply.code(404).send({ message: 'no such task' });
+      // it ended by itself: nothing runs to stop, and its status says how it ended
+      if (t.status === 'finished') return { id, status: 'finished' };
       this.store.setStatus(id, 'stopped');
       this.stopReader(id, true);
       this.log(`task ${id} stopped`);
@@ -503,8 +506,24 @@ export class RuntimeServer {
       if (t.status !== 'running') continue;
       const c = this.store.agentCounters(t.id);
       // ended everywhere: finished, or failed (the agent's error stays in the task's detail)
-      if (t.agents.every((a) => c[a]?.state === 'finished' || c[a]?.state === 'failed')) this.store.setStatus(t.id, 'finished');
+      if (t.agents.every((a) => c[a]?.state === 'finished' || c[a]?.state === 'failed')) {
+        this.store.setStatus(t.id, 'finished');
+        this.finishedAt.set(t.id, Date.now());
+      }
     }
+  }
+
+  /**
+   * Whether a task's event streams end: it is stopped or deleted, or it finished and its results
+   * reader has read nothing for END_QUIET_MS since (the global stage has drained its last
+   * windows). The reader's start counts as a read, so a task that finished before this runtime
+   * started waits that long while the reader takes what the topic still holds.
+   */
+  private streamsEnd(id: string, now = Date.now()): boolean {
+    const t = this.store.task(id);
+    if (!t || t.status === 'stopped') return true;
+    if (t.status !== 'finished') return false;
+    return now - Math.max(this.finishedAt.get(id) ?? 0, this.readers.get(id)?.lastRecordMs ?? 0) >= END_QUIET_MS;
   }
 
   detail(id: string) {
@@ -560,8 +579,9 @@ export class RuntimeServer {
   /**
    * A task's results and counters as server-sent events: stored results after `after`, then new
    * ones as they are stored, counters every 2 s, and `event: end` once the task is stopped, or
-   * finished with no new result stored for END_QUIET_MS (its global stage has drained), after
-   * which the stream closes. The runtime's close() ends every open stream.
+   * finished with its results drained (streamsEnd), after which the stream closes: at once, after
+   * the stored results, for a task that had ended already. The runtime's close() ends every open
+   * stream.
    *
    * All streams of a task share one hub: one result listener and one counters tick, whose detail
    * is computed and serialized once for all of them. A client with STREAM_BACKLOG bytes waiting
@@ -605,7 +625,11 @@ export class RuntimeServer {
       }
       res.write(hub.replay);
       client.lastSeq = hub.replaySeq;
-    } else this.catchUp(id, client);
+      if (this.streamsEnd(id)) end();
+    } else {
+      client.endWhenCaughtUp = this.streamsEnd(id);
+      this.catchUp(id, client);
+    }
   }
 
   /**
@@ -654,7 +678,7 @@ export class RuntimeServer {
       }
     };
     const hub: StreamHub = {
-      clients: new Set(), stored: -1, quietSince: Date.now(), replay: null, replaySeq: 0,
+      clients: new Set(), replay: null, replaySeq: 0,
       onResult: (r) => { hub.replay = null; send(hub, `id: ${r.seq}\nevent: result\ndata: ${JSON.stringify(r)}\n\n`, r.seq); },
       timer: setInterval(() => {
         const now = Date.now();
@@ -667,9 +691,7 @@ export class RuntimeServer {
         }
         const d = this.detail(id);
         send(hub, `event: counters\ndata: ${JSON.stringify(d)}\n\n`);
-        if (d && d.results !== hub.stored) { hub.stored = d.results; hub.quietSince = now; }
-        const done = !d || d.status === 'stopped' || (d.status === 'finished' && now - hub.quietSince >= END_QUIET_MS);
-        if (done) for (const c of [...hub.clients]) { if (c.behind) c.endWhenCaughtUp = true; else c.end(); }
+        if (this.streamsEnd(id, now)) for (const c of [...hub.clients]) { if (c.behind) c.endWhenCaughtUp = true; else c.end(); }
       }, 2000),
     };
     this.events.on(`result:${id}`, hub.onResult);

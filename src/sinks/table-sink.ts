@@ -37,15 +37,20 @@ export interface TableOptions {
 
 /** Rows that size the columns: the first ones, up to this many (or those of the first 100 ms). */
 const SIZING_ROWS = 1000;
+/** The value's share of a line that a long key may not take; the key column is never capped below KEY_MIN. */
+const VALUE_MIN = 20;
+const KEY_MIN = 46;
 
 /**
  * Results as an aligned table for people, streamed: each row is written as it comes (within
  * 100 ms, in chunks, with the stream's backpressure: TextOutput), so a window's rows show when
  * the window closes and window-less events when they happen, in bounded memory whatever the
- * number of rows. The columns are sized once, from the first rows (at most 1000: those that
- * came within 100 ms of the first); a longer key later overflows its column. Long values are cut
- * to the terminal width. A window start that is no date (a bad timestamp in the input) prints as
- * seconds since the epoch, with one warning.
+ * number of rows. The columns are sized from the first rows (at most 1000: those that came
+ * within 100 ms of the first), to the longest shown; a longer one later widens its column from
+ * that row on (rows already written stay as they are). The key column takes at most what leaves
+ * a line of the terminal's width room for a 20-character value (never less than 46): a longer
+ * key is cut with '…', as a value is at the end of the line. A window start that is no date (a
+ * bad timestamp in the input) prints as seconds since the epoch, with one warning.
  */
 export class TableSink implements Sink {
   private readonly text: TextOutput;
@@ -97,8 +102,20 @@ export class TableSink implements Sink {
   }
 
   private line(row: [string, string, string]): string {
-    const v = row[2], room = this.room;
-    return `${row[0].padEnd(this.wW)}  ${row[1].padEnd(this.kW)}  ${v.length > room ? v.slice(0, room - 1) + '…' : v}\n`;
+    if (row[0].length > this.wW || (row[1].length > this.kW && this.kW < this.keyCap())) this.fit(row[0].length, row[1].length);
+    const k = row[1], v = row[2], kW = this.kW, room = this.room;
+    return `${row[0].padEnd(this.wW)}  ${k.length > kW ? k.slice(0, kW - 1) + '…' : k.padEnd(kW)}  ${v.length > room ? v.slice(0, room - 1) + '…' : v}\n`;
+  }
+
+  private keyCap(): number {
+    return Math.max(KEY_MIN, this.width - this.wW - 4 - VALUE_MIN);
+  }
+
+  /** Widens the columns to hold a window text and a key this long (the key up to its cap). */
+  private fit(w: number, k: number): void {
+    if (w > this.wW) this.wW = w;
+    if (k > this.kW) this.kW = Math.min(k, this.keyCap());
+    this.room = Math.max(VALUE_MIN, this.width - this.wW - this.kW - 4);
   }
 
   /** Sizes the columns from the rows held, writes the header and them. */
@@ -111,9 +128,7 @@ export class TableSink implements Sink {
       if (r[0].length > wW) wW = r[0].length;
       if (r[1].length > kW) kW = r[1].length;
     }
-    this.wW = wW;
-    this.kW = Math.min(46, kW);
-    this.room = Math.max(20, this.width - this.wW - this.kW - 4);
+    this.fit(wW, kW);
     let s = `${'window (UTC)'.padEnd(this.wW)}  ${'key'.padEnd(this.kW)}  value\n`;
     for (const r of rows) s += this.line(r);
     void this.text.add(s);

@@ -210,6 +210,28 @@ export default defineTask({
   assert.match(e3.stderr, /has no default export made by defineTask/);
 });
 
+test('a syntax error in the middle of a query file names FILE:LINE:COLUMN of the error (a tab counts as one column)', async () => {
+  // Line 8 lacks the ')' of .filter(: the parser stops at the ';', column 39 counting the tab as one.
+  const ts = join(tmp, 'paren.ts');
+  writeFileSync(ts, [
+    `import { defineTask, count } from 'intstream';`,
+    ``,
+    `export default defineTask({`,
+    `  name: 'paren',`,
+    `  description: 'a parenthesis missing in the middle',`,
+    `  params: {},`,
+    `  query: (packets) => {`,
+    `\tconst syns = packets.filter('tcp.syn';`,
+    `\treturn syns.key((p) => p.ip!.dst).window({ size: 10 }).aggregate(count()).global().merge();`,
+    `  },`,
+    `});`,
+    ``,
+  ].join('\n'));
+  const r = await runCli(['run', ts, '-s', `pcap:${demo}`]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr, `intstream: ${ts}:8:39: SyntaxError: Expected ',', got ';'\n`);
+});
+
 test('--filter takes BPF: a declarative expression is a usage error naming --filter, with the way out', async () => {
   const r = await runCli(['run', 'tcp-new-conn', '--source', 'pcap:sample', '--filter', 'tcp.syn and not tcp.ack_flag']);
   assert.equal(r.code, 2, r.stderr);

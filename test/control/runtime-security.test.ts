@@ -204,10 +204,12 @@ describe('submissions: app is a name, code never runs in the runtime', () => {
       assert.equal(r3.status, 400);
       assert.doesNotMatch(JSON.stringify(r3.data), /SECRET_ENV_VALUE|INTSTREAM/);
 
-      // a syntax error: the line of the submitted text, no path of the runtime's
+      // a syntax error: the line and column of the submitted text (the '=' at 10), no path of the runtime's
       const r4 = await call(rt, 'POST', '/tasks', T.operator, { code: 'const x: = 1;\n' });
       assert.equal(r4.status, 400);
-      assert.match(r4.data.message, /^query file:1: SyntaxError/);
+      assert.match(r4.data.message, /^query file:1:10: SyntaxError/);
+      assert.equal(r4.data.line, 1);
+      assert.equal(r4.data.column, 10);
       assert.doesNotMatch(r4.data.message, new RegExp(tmpdir()));
     } finally { delete process.env.INTSTREAM_SECURITY_PROBE; }
   });

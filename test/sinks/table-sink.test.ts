@@ -127,6 +127,67 @@ test('table: windows shorter than a second show milliseconds on every row', asyn
   ]);
 });
 
+// tcp-retrans keys: flows as JSON, 71 characters (by hand: 23 to the first ',', then 14, 21 and 13).
+const FLOW = '{"src":"172.17.96.143","sport":59221,"dst":"172.17.96.77","dport":4000}';
+const WIN = '2023-11-14 22:13:20 +10s'; // 24 characters
+
+test('table: the key column is as wide as the longest key, so a long key keeps every value in line', async () => {
+  assert.equal(FLOW.length, 71);
+  const c = collector();
+  const sink = new TableSink(c.out, 120);
+  await sink.write(row(W0, '10.0.0.1', 3));
+  await sink.write(row(W0, FLOW, 6));
+  await sink.write(row(W0, '10.0.0.254', 12));
+  await sink.close();
+  // window 24, two spaces, key 71, two spaces: values start at column 99 (0-based)
+  assert.deepEqual(c.text.split('\n'), [
+    'window (UTC)' + ' '.repeat(12) + '  key' + ' '.repeat(68) + '  value',
+    `${WIN}  10.0.0.1${' '.repeat(63)}  3`,
+    `${WIN}  ${FLOW}  6`,
+    `${WIN}  10.0.0.254${' '.repeat(61)}  12`,
+    '',
+  ]);
+});
+
+test('table: a longer key after the columns are sized widens the key column from that row on', async () => {
+  const c = collector();
+  const sink = new TableSink(c.out, 120);
+  await sink.write(row(W0, '10.0.0.1', 3));
+  await sleep(400); // sized by the first row: the key column is 8 wide
+  const other = FLOW.replace('59221', '59222');
+  await sink.write(row(W0 + 10, FLOW, 6));
+  await sink.write(row(W0 + 10, '10.0.0.2', 4));
+  await sink.write(row(W0 + 10, other, 7));
+  await sink.close();
+  assert.deepEqual(c.text.split('\n').slice(1), [
+    `${WIN}  10.0.0.1  3`,
+    `2023-11-14 22:13:30 +10s  ${FLOW}  6`,
+    `2023-11-14 22:13:30 +10s  10.0.0.2${' '.repeat(63)}  4`,
+    `2023-11-14 22:13:30 +10s  ${other}  7`,
+    '',
+  ]);
+});
+
+test('table: a key longer than the line leaves room for is cut with an ellipsis, and stays in line', async () => {
+  const c = collector();
+  // 100 columns: 100 - 24 (window) - 4 (spaces) - 20 (value) leaves 52 for the key
+  const sink = new TableSink(c.out, 100);
+  await sink.write(row(W0, FLOW, 6));
+  await sink.write(row(W0, 'a', 1));
+  await sink.close();
+  assert.deepEqual(c.text.split('\n').slice(1), [
+    `${WIN}  ${FLOW.slice(0, 51)}…  6`,
+    `${WIN}  a${' '.repeat(51)}  1`,
+    '',
+  ]);
+  // never narrower than 46, however narrow the terminal
+  const n = collector();
+  const narrow = new TableSink(n.out, 60);
+  await narrow.write(row(W0, FLOW, 6));
+  await narrow.close();
+  assert.equal(n.text.split('\n')[1], `${WIN}  ${FLOW.slice(0, 45)}…  6`);
+});
+
 for (const format of ['table', 'jsonl'] as const) {
   test(`${format}: a slow stream holds the writer back (backpressure), nothing is lost`, async () => {
     const c = collector({ slowMs: 1, highWaterMark: 1024 });
