@@ -278,7 +278,7 @@ export class FlowRecordView {
     this.len = 0;
   }
 
-  /** A copy that stays valid after the source's next batch (allocates the copy and its two objects). */
+  /** A copy that stays valid after the source's next batch (allocates the copy, its two objects and the plain form between). */
   clone(): FlowRecordView {
     return new FlowRecordView().assign(this.plain());
   }

@@ -1,7 +1,7 @@
 /**
  * HOT PATH (bench/export.ts, read back): the fast way through one Kafka record of per-packet
  * records, the mirror of src/export/ipc-writer.ts. apache-arrow's RecordBatchReader builds its
- * schema, vectors and data objects for every Kafka record (a third of a read-back's CPU); this
+ * schema, vectors and data objects for every Kafka record (about a sixth of a read-back's CPU by profile); this
  * decodes only each message's flatbuffer header (apache-arrow's `Message.decode`) and lays
  * typed-array views over the body where the header says the buffers are.
  *
