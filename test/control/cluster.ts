@@ -128,13 +128,14 @@ export class Cluster {
 /** Writes to a process's standard input (an agent on pcap:-), resolving once it is flushed. */
 export const writeStdin = (p: Proc, data: Buffer) => new Promise<void>((r) => p.child.stdin!.write(data, () => r()));
 
-export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+/** Polls `cond` every 200 ms; on timeout throws naming `what` (a function: what it says then, e.g. the state reached). */
+export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string | (() => string | Promise<string>)): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (await cond()) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+  throw new Error(`timed out after ${timeoutMs} ms waiting for: ${typeof what === 'string' ? what : await what()}`);
 }
 
 /** Results in a canonical order (window, then key) for comparing sets. */

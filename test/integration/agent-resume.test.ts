@@ -173,7 +173,7 @@ describe('agent resume and the runtime counters under failure', { skip: avail.ok
     const mid = await detail(id);
     assert.ok(mid.status === 'running' && mid.results < expected0.length, `mid-task: ${mid.results} of ${expected0.length}`);
     await cluster.kill(w2);
-    cluster.gsp('w3', ['--allow-code']);
+    const w3 = cluster.gsp('w3', ['--allow-code']);
     // the dead worker: listed down (3 s), then forgotten 8 s after its last heartbeat
     const listed = async () => ({
       workers: (await cluster.api('GET', '/workers')).data.workers.find((w: any) => w.name === 'w2'),
@@ -184,7 +184,11 @@ describe('agent resume and the runtime counters under failure', { skip: avail.ok
     await waitFor(async () => { const x = await listed(); return x.workers === undefined && x.task === undefined; }, 30_000, 'w2 forgotten');
     const forgotten = Date.now() - lastSeen;
     assert.ok(forgotten >= 8000 && forgotten < 12_000, `forgotten ${forgotten} ms after its last heartbeat`);
-    await waitFor(async () => { const d = await detail(id); return d.status === 'finished' && d.results >= expected0.length; }, 120_000, 'finished with all results');
+    let last: any = null;
+    await waitFor(async () => { const d = last = await detail(id); return d.status === 'finished' && d.results >= expected0.length; }, 120_000,
+      // where it got to (a timeout once under a full suite's load, never alone): the task, the workers, their last lines
+      () => `finished with all ${expected0.length} results; reached: status ${last?.status}, results ${last?.results}, agents ${JSON.stringify(last?.agents)}, ` +
+        `global ${JSON.stringify(last?.stages?.global)}; w3 log: ${w3.log.join('').slice(-1500)}; s0 log: ${s0.log.join('').slice(-800)}`);
     await sleep(2000);
     const d = await detail(id);
     const stored = await results(id);
